@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 
 #ifndef GST_SAM3_META_API
 #  ifdef BUILDING_GST_SAM3_META
+#    include <gmodule.h>
 #    define GST_SAM3_META_API G_MODULE_EXPORT
 #  else
 #    define GST_SAM3_META_API extern
@@ -58,6 +59,32 @@ typedef enum {
 
 GST_SAM3_META_API GType gst_sam3_mask_mode_get_type (void);
 #define GST_TYPE_SAM3_MASK_MODE (gst_sam3_mask_mode_get_type ())
+
+/**
+ * GstSam3MetaError:
+ * @GST_SAM3_META_ERROR_PARSE: the text is not well-formed JSON, or its root is not an object
+ * @GST_SAM3_META_ERROR_SCHEMA: the "schema" member is missing or names another schema
+ * @GST_SAM3_META_ERROR_INVALID: a required member is missing, has the wrong type or an
+ *   out-of-range value
+ *
+ * Errors of gst_buffer_add_sam3_meta_from_json(), in the #GST_SAM3_META_ERROR domain.
+ */
+typedef enum {
+  GST_SAM3_META_ERROR_PARSE = 0,
+  GST_SAM3_META_ERROR_SCHEMA = 1,
+  GST_SAM3_META_ERROR_INVALID = 2,
+} GstSam3MetaError;
+
+GST_SAM3_META_API GType gst_sam3_meta_error_get_type (void);
+#define GST_TYPE_SAM3_META_ERROR (gst_sam3_meta_error_get_type ())
+
+/**
+ * GST_SAM3_META_ERROR:
+ *
+ * The error domain of gst_buffer_add_sam3_meta_from_json().
+ */
+#define GST_SAM3_META_ERROR (gst_sam3_meta_error_quark ())
+GST_SAM3_META_API GQuark gst_sam3_meta_error_quark (void);
 
 /**
  * GstSam3Instance:
@@ -162,7 +189,8 @@ void gst_sam3_meta_clear_instances (GstSam3Meta *meta);
 GST_SAM3_META_API
 const gchar *gst_sam3_instance_get_label (const GstSam3Instance *instance);
 
-/* Takes a ref on @mask (GRAY8, packed rows, at least width * height bytes). */
+/* Takes a ref on @mask (GRAY8, packed rows, at least width * height bytes); NULL or a zero
+ * size removes the mask; NULL @mask_rect means the box rounded outwards. */
 GST_SAM3_META_API
 gboolean gst_sam3_instance_set_mask (GstSam3Instance *instance, GstBuffer *mask,
     guint mask_width, guint mask_height, const GstVideoRectangle *mask_rect);
@@ -181,7 +209,8 @@ gboolean gst_sam3_instance_render_mask (const GstSam3Instance *instance,
     guint frame_width, guint frame_height, GstSam3MaskMode mode, guint8 *dest,
     guint width, guint height, gint stride);
 
-/* Same as gst_sam3_instance_render_mask() into a new GRAY8 buffer, rows packed. */
+/* Same as gst_sam3_instance_render_mask() into a new GRAY8 buffer, rows packed; NULL when
+ * there is nothing to render (no mask, or a zero frame or output size). */
 GST_SAM3_META_API
 GstBuffer *gst_sam3_instance_render_mask_buffer (const GstSam3Instance *instance,
     guint frame_width, guint frame_height, GstSam3MaskMode mode, guint width,

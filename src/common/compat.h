@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#define SAM3_TORCH_AT_LEAST(major, minor)                                                    \
-  (TORCH_VERSION_MAJOR > (major) ||                                                        \
+#define SAM3_TORCH_AT_LEAST(major, minor)                                                          \
+  (TORCH_VERSION_MAJOR > (major) ||                                                                \
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 // scaled_dot_product_attention exists from LibTorch 2.0; before that the fused kernels do
@@ -16,8 +16,7 @@
 
 namespace sam3::compat {
 
-inline torch::Tensor sdpa(const torch::Tensor &q, const torch::Tensor &k,
-                          const torch::Tensor &v,
+inline torch::Tensor sdpa(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
                           const c10::optional<torch::Tensor> &attn_mask, double scale) {
 #if SAM3_TORCH_AT_LEAST(2, 1)
   return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, false, scale);

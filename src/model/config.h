@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -96,12 +97,61 @@ struct DetectorConfig {
   MaskDecoderConfig mask_decoder;
 };
 
+// Detection-tracking fusion settings of the video model (top level of Sam3VideoConfig).
+struct VideoConfig {
+  int64_t low_res_mask_size = 288;
+  double score_threshold_detection = 0.5;
+  double det_nms_thresh = 0.1;
+  double assoc_iou_thresh = 0.1;
+  double trk_assoc_iou_thresh = 0.5;
+  double new_det_thresh = 0.7;
+  bool recondition_on_trk_masks = true;
+  int64_t hotstart_delay = 15;
+  int64_t hotstart_unmatch_thresh = 8;
+  int64_t hotstart_dup_thresh = 8;
+  bool suppress_unmatched_only_within_hotstart = true;
+  int64_t init_trk_keep_alive = 30;
+  int64_t max_trk_keep_alive = 30;
+  int64_t min_trk_keep_alive = -1;
+  double suppress_overlapping_based_on_recent_occlusion_threshold = 0.7;
+  bool decrease_trk_keep_alive_for_empty_masklets = false;
+  int64_t fill_hole_area = 16;
+  int64_t max_num_objects = 10000;
+  int64_t recondition_every_nth_frame = 16;
+  double high_conf_thresh = 0.8;
+  double high_iou_thresh = 0.8;
+};
+
 struct ModelConfig {
   // "sam3" (image model only) or "sam3_video" (detector + tracker wrapper).
   std::string model_type = "sam3_video";
   DetectorConfig detector;
   // The tracker sub-config, kept verbatim as JSON text until the tracker reads it.
   std::string tracker_config_json;
+  // Meaningful for "sam3_video" only.
+  VideoConfig video;
 };
+
+// A config.json that cannot be read, or sizes that do not fit together. Parse errors start
+// with the file (source) name and name the key path, e.g.
+// "config.json: detector_config.vision_config.backbone_config.hidden_size must be an integer".
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a transformers config.json: the "sam3_video" wrapper or the image-only "sam3" form.
+// Missing keys keep the defaults above; unknown keys are ignored. Throws ConfigError.
+ModelConfig load_config(const std::string &path_to_config_json);
+ModelConfig parse_config(const std::string &json_text, const std::string &source_name);
+
+// Checks that the sizes fit together (the constraints of sam3-reference.md section 10);
+// throws ConfigError naming the violated constraint.
+void validate(const DetectorConfig &config);
+// The detector plus the video settings.
+void validate(const ModelConfig &config);
+
+// config.json text in the transformers layout, readable by parse_config and by transformers.
+std::string to_json(const ModelConfig &config);
 
 } // namespace sam3

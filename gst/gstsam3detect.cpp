@@ -1,0 +1,674 @@
+/* gst-sam3: sam3detect.
+ *
+ * A GstBaseTransform in place that maps frames read-only (a GstVideoFilter would map them
+ * writable and force copies of shared memory) and only adds metadata.
+ */
+/**
+ * SECTION:element-sam3detect
+ * @title: sam3detect
+ *
+ * Finds and segments every instance of one or more text concepts ("person", "red car")
+ * on each frame with Meta's SAM 3 detector, and attaches them as #GstSam3Meta (plus one
+ * #GstVideoRegionOfInterestMeta per instance).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! sam3detect model=/models/sam3 \
+ *     prompt="person;red car" ! sam3overlay ! videoconvert ! autovideosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstsam3detect.h"
+
+#include "gstsam3meta.h"
+
+#include "image/image_predictor.h"
+#include "image/prompts.h"
+#include "model/registry.h"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC(gst_sam3_detect_debug);
+#define GST_CAT_DEFAULT gst_sam3_detect_debug
+
+#define DEFAULT_MODEL NULL
+#define DEFAULT_PROMPT ""
+#define DEFAULT_EXEMPLAR_BOXES ""
+#define DEFAULT_DEVICE "cpu"
+#define DEFAULT_PRECISION GST_SAM3_PRECISION_FP32
+#define DEFAULT_THRESHOLD 0.5
+#define DEFAULT_MASK_THRESHOLD 0.5
+#define DEFAULT_MAX_INSTANCES 0
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_QOS TRUE
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_PROMPT,
+  PROP_EXEMPLAR_BOXES,
+  PROP_DEVICE,
+  PROP_PRECISION,
+  PROP_THRESHOLD,
+  PROP_MASK_THRESHOLD,
+  PROP_MAX_INSTANCES,
+  PROP_INTERVAL,
+  PROP_QOS,
+  PROP_FRAMES_PROCESSED,
+  PROP_FRAMES_SKIPPED,
+};
+
+#define VIDEO_FORMATS                                                                              \
+  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, YV12, NV12, NV21, Y42B, "     \
+  "Y444, YUY2, UYVY, GRAY8 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIDEO_FORMATS)));
+
+/* The C++ side: model, predictor and conversion scratch space. */
+struct Sam3DetectState {
+  std::shared_ptr<sam3::Model> model;
+  std::unique_ptr<sam3::ImagePredictor> predictor;
+  std::vector<guint8> rgb;
+};
+
+struct _GstSam3Detect {
+  GstBaseTransform parent;
+
+  /* properties, under the object lock */
+  gchar *model_path;
+  gchar *prompt;
+  std::vector<sam3::ExemplarBox> *boxes;
+  gchar *device;
+  GstSam3Precision precision;
+  gdouble threshold;
+  gdouble mask_threshold;
+  guint max_instances;
+  guint interval;
+  gboolean qos;
+  /* QoS: frames whose running time is before this are late (object lock) */
+  GstClockTime earliest_time;
+  guint64 frames_processed;
+  guint64 frames_skipped;
+  /* the latency we report and the largest inference time seen (object lock) */
+  GstClockTime reported_latency;
+  GstClockTime max_inference_time;
+
+  /* streaming thread only */
+  GstVideoInfo info;
+  GstVideoInfo rgb_info;
+  GstVideoConverter *converter;
+  guint64 frame_number;
+  Sam3DetectState *state;
+};
+
+GType gst_sam3_precision_get_type(void) {
+  static gsize id = 0;
+  static const GEnumValue values[] = {
+      {GST_SAM3_PRECISION_FP32, "32-bit float", "fp32"},
+      {GST_SAM3_PRECISION_BF16, "bfloat16", "bf16"},
+      {GST_SAM3_PRECISION_FP16, "IEEE half", "fp16"},
+      {0, NULL, NULL},
+  };
+  if (g_once_init_enter(&id)) {
+    GType t = g_enum_register_static("GstSam3Precision", values);
+    g_once_init_leave(&id, t);
+  }
+  return (GType)id;
+}
+
+#define gst_sam3_detect_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE(GstSam3Detect, gst_sam3_detect, GST_TYPE_BASE_TRANSFORM,
+                        GST_DEBUG_CATEGORY_INIT(gst_sam3_detect_debug, "sam3detect", 0,
+                                                "SAM 3 concept detector"));
+GST_ELEMENT_REGISTER_DEFINE(sam3detect, "sam3detect", GST_RANK_NONE, GST_TYPE_SAM3_DETECT);
+
+static sam3::Precision to_precision(GstSam3Precision p) {
+  switch (p) {
+  case GST_SAM3_PRECISION_BF16:
+    return sam3::Precision::kBFloat16;
+  case GST_SAM3_PRECISION_FP16:
+    return sam3::Precision::kFloat16;
+  default:
+    return sam3::Precision::kFloat32;
+  }
+}
+
+static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const GValue *value,
+                                         GParamSpec *pspec) {
+  GstSam3Detect *self = GST_SAM3_DETECT(object);
+  switch (prop_id) {
+  case PROP_MODEL:
+    GST_OBJECT_LOCK(self);
+    g_free(self->model_path);
+    self->model_path = g_value_dup_string(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_PROMPT:
+    GST_OBJECT_LOCK(self);
+    g_free(self->prompt);
+    self->prompt = g_strdup(g_value_get_string(value) ? g_value_get_string(value) : "");
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_EXEMPLAR_BOXES: {
+    const gchar *text = g_value_get_string(value);
+    try {
+      auto boxes = sam3::parse_exemplar_boxes(text ? text : "");
+      GST_OBJECT_LOCK(self);
+      *self->boxes = std::move(boxes);
+      GST_OBJECT_UNLOCK(self);
+    } catch (const std::exception &e) {
+      /* A property setter cannot fail: keep the previous boxes and say why loudly. */
+      GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS,
+                          ("Invalid exemplar-boxes, ignored: %s", e.what()),
+                          ("exemplar-boxes=\"%s\"", text));
+    }
+    break;
+  }
+  case PROP_DEVICE:
+    GST_OBJECT_LOCK(self);
+    g_free(self->device);
+    self->device = g_value_dup_string(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_PRECISION:
+    GST_OBJECT_LOCK(self);
+    self->precision = (GstSam3Precision)g_value_get_enum(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_THRESHOLD:
+    GST_OBJECT_LOCK(self);
+    self->threshold = g_value_get_double(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_MASK_THRESHOLD:
+    GST_OBJECT_LOCK(self);
+    self->mask_threshold = g_value_get_double(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_MAX_INSTANCES:
+    GST_OBJECT_LOCK(self);
+    self->max_instances = g_value_get_uint(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_INTERVAL:
+    GST_OBJECT_LOCK(self);
+    self->interval = g_value_get_uint(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  case PROP_QOS:
+    GST_OBJECT_LOCK(self);
+    self->qos = g_value_get_boolean(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    break;
+  }
+}
+
+static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue *value,
+                                         GParamSpec *pspec) {
+  GstSam3Detect *self = GST_SAM3_DETECT(object);
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+  case PROP_MODEL:
+    g_value_set_string(value, self->model_path);
+    break;
+  case PROP_PROMPT:
+    g_value_set_string(value, self->prompt);
+    break;
+  case PROP_EXEMPLAR_BOXES:
+    g_value_set_string(value, sam3::format_exemplar_boxes(*self->boxes).c_str());
+    break;
+  case PROP_DEVICE:
+    g_value_set_string(value, self->device);
+    break;
+  case PROP_PRECISION:
+    g_value_set_enum(value, self->precision);
+    break;
+  case PROP_THRESHOLD:
+    g_value_set_double(value, self->threshold);
+    break;
+  case PROP_MASK_THRESHOLD:
+    g_value_set_double(value, self->mask_threshold);
+    break;
+  case PROP_MAX_INSTANCES:
+    g_value_set_uint(value, self->max_instances);
+    break;
+  case PROP_INTERVAL:
+    g_value_set_uint(value, self->interval);
+    break;
+  case PROP_QOS:
+    g_value_set_boolean(value, self->qos);
+    break;
+  case PROP_FRAMES_PROCESSED:
+    g_value_set_uint64(value, self->frames_processed);
+    break;
+  case PROP_FRAMES_SKIPPED:
+    g_value_set_uint64(value, self->frames_skipped);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static gboolean gst_sam3_detect_start(GstBaseTransform *trans) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  GST_OBJECT_LOCK(self);
+  std::string path = self->model_path ? self->model_path : "";
+  std::string device = self->device ? self->device : DEFAULT_DEVICE;
+  GstSam3Precision precision = self->precision;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->frames_processed = 0;
+  self->frames_skipped = 0;
+  self->reported_latency = 0;
+  self->max_inference_time = 0;
+  GST_OBJECT_UNLOCK(self);
+  self->frame_number = 0;
+
+  if (path.empty()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("No model set"),
+                      ("Set the \"model\" property to a SAM 3 model folder (config.json + "
+                       "model.safetensors, e.g. the Hugging Face facebook/sam3 release)."));
+    return FALSE;
+  }
+  try {
+    auto state = std::make_unique<Sam3DetectState>();
+    state->model = sam3::acquire_model(path, device, to_precision(precision));
+    state->predictor = std::make_unique<sam3::ImagePredictor>(state->model);
+    self->state = state.release();
+  } catch (const std::invalid_argument &e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid setting: %s", e.what()), (NULL));
+    return FALSE;
+  } catch (const std::exception &e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the SAM 3 model: %s", e.what()),
+                      ("model=\"%s\" device=\"%s\"", path.c_str(), device.c_str()));
+    return FALSE;
+  }
+  GST_INFO_OBJECT(self, "model %s loaded on %s", path.c_str(), device.c_str());
+  return TRUE;
+}
+
+static gboolean gst_sam3_detect_stop(GstBaseTransform *trans) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  delete self->state;
+  self->state = NULL;
+  if (self->converter) {
+    gst_video_converter_free(self->converter);
+    self->converter = NULL;
+  }
+  return TRUE;
+}
+
+static gboolean gst_sam3_detect_set_caps(GstBaseTransform *trans, GstCaps *incaps,
+                                         GstCaps *outcaps) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, incaps)) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Unsupported caps"),
+                      ("cannot parse %" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  if (self->converter)
+    gst_video_converter_free(self->converter);
+  self->info = info;
+  gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(&info),
+                            GST_VIDEO_INFO_HEIGHT(&info));
+  /* The converter refuses to change the frame rate or interlacing, even nominally. */
+  GST_VIDEO_INFO_FPS_N(&self->rgb_info) = GST_VIDEO_INFO_FPS_N(&info);
+  GST_VIDEO_INFO_FPS_D(&self->rgb_info) = GST_VIDEO_INFO_FPS_D(&info);
+  GST_VIDEO_INFO_INTERLACE_MODE(&self->rgb_info) = GST_VIDEO_INFO_INTERLACE_MODE(&info);
+  /* Same size, so the converter only changes the pixel format: the resize to the model's
+   * input runs in libsam3 exactly as the reference does it. */
+  self->converter = gst_video_converter_new(
+      &self->info, &self->rgb_info,
+      gst_structure_new("options", GST_VIDEO_CONVERTER_OPT_DITHER_METHOD,
+                        GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE,
+                        GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1, NULL));
+  if (!self->converter) {
+    GST_ELEMENT_ERROR(
+        self, CORE, NEGOTIATION,
+        ("Cannot convert %s to RGB", gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info))),
+        (NULL));
+    return FALSE;
+  }
+  (void)outcaps;
+  return TRUE;
+}
+
+static gboolean gst_sam3_detect_src_event(GstBaseTransform *trans, GstEvent *event) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
+    GstQOSType type;
+    gdouble proportion;
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+    gst_event_parse_qos(event, &type, &proportion, &diff, &timestamp);
+    GST_OBJECT_LOCK(self);
+    if (type != GST_QOS_TYPE_THROTTLE && GST_CLOCK_TIME_IS_VALID(timestamp)) {
+      /* A late frame: everything up to (timestamp + lateness) is already too late. */
+      self->earliest_time = diff > 0 ? timestamp + 2 * diff : timestamp + diff;
+    }
+    GST_OBJECT_UNLOCK(self);
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
+}
+
+static gboolean gst_sam3_detect_sink_event(GstBaseTransform *trans, GstEvent *event) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+    GST_OBJECT_LOCK(self);
+    self->earliest_time = GST_CLOCK_TIME_NONE;
+    GST_OBJECT_UNLOCK(self);
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
+}
+
+static gboolean gst_sam3_detect_query(GstBaseTransform *trans, GstPadDirection direction,
+                                      GstQuery *query) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  gboolean ret = GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
+  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency(query, &live, &min, &max);
+    GST_OBJECT_LOCK(self);
+    GstClockTime ours = self->reported_latency;
+    GST_OBJECT_UNLOCK(self);
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID(max))
+      max += ours;
+    GST_DEBUG_OBJECT(self, "latency: adding %" GST_TIME_FORMAT, GST_TIME_ARGS(ours));
+    gst_query_set_latency(query, live, min, max);
+  }
+  return ret;
+}
+
+/* Records one inference time; when it outgrows the latency reported so far, posts a
+ * latency message so that live sinks re-query and budget for it. */
+static void gst_sam3_detect_update_latency(GstSam3Detect *self, GstClockTime elapsed) {
+  gboolean post = FALSE;
+  GST_OBJECT_LOCK(self);
+  self->max_inference_time = MAX(self->max_inference_time, elapsed);
+  if (self->max_inference_time > self->reported_latency + self->reported_latency / 5) {
+    self->reported_latency = self->max_inference_time + self->max_inference_time / 5;
+    post = TRUE;
+  }
+  GST_OBJECT_UNLOCK(self);
+  if (post)
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
+}
+
+static gboolean gst_sam3_detect_is_late(GstSam3Detect *self, GstBuffer *buf) {
+  GstClockTime ts = GST_BUFFER_PTS(buf);
+  if (!GST_CLOCK_TIME_IS_VALID(ts))
+    return FALSE;
+  GstClockTime running =
+      gst_segment_to_running_time(&GST_BASE_TRANSFORM(self)->segment, GST_FORMAT_TIME, ts);
+  GST_OBJECT_LOCK(self);
+  gboolean late = self->qos && GST_CLOCK_TIME_IS_VALID(self->earliest_time) &&
+                  GST_CLOCK_TIME_IS_VALID(running) && running < self->earliest_time;
+  GST_OBJECT_UNLOCK(self);
+  return late;
+}
+
+/* Mask probabilities are stored so that 128 falls exactly on mask-threshold: binary
+ * renderings of the meta (threshold 128) then honour the property, and the alpha values
+ * stay monotonic in the probability. */
+static guint8 mask_value(float p, float threshold) {
+  float v;
+  if (p <= threshold)
+    v = threshold > 0 ? 127.5f * p / threshold : 127.5f;
+  else
+    v = threshold < 1 ? 127.5f + 127.5f * (p - threshold) / (1 - threshold) : 255.f;
+  return (guint8)std::clamp(std::lround(v), 0L, 255L);
+}
+
+static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 frame,
+                                   const std::vector<std::string> &prompts,
+                                   const std::vector<sam3::Instance> &instances,
+                                   float mask_threshold) {
+  const gint W = GST_VIDEO_INFO_WIDTH(&self->info), H = GST_VIDEO_INFO_HEIGHT(&self->info);
+  GstSam3Meta *meta = gst_buffer_add_sam3_meta(buf, W, H);
+  meta->frame_number = frame;
+  for (const auto &p : prompts)
+    gst_sam3_meta_add_prompt(meta, p.c_str());
+  for (const auto &inst : instances) {
+    GstSam3Instance *out = gst_sam3_meta_add_instance(
+        meta, prompts[inst.prompt_index].c_str(), inst.prompt_index, inst.score, inst.x0, inst.y0,
+        inst.x1 - inst.x0, inst.y1 - inst.y0);
+    out->provenance = GST_SAM3_PROVENANCE_DETECTED;
+    const gint x0 = std::clamp((gint)std::floor(inst.x0), 0, W);
+    const gint y0 = std::clamp((gint)std::floor(inst.y0), 0, H);
+    const gint x1 = std::clamp((gint)std::ceil(inst.x1), 0, W);
+    const gint y1 = std::clamp((gint)std::ceil(inst.y1), 0, H);
+    if (x1 <= x0 || y1 <= y0)
+      continue;
+    auto probs =
+        sam3::mask_probabilities(inst.mask_logits, W, H, x0, y0, x1 - x0, y1 - y0).contiguous();
+    const float *p = probs.data_ptr<float>();
+    std::vector<guint8> bytes(probs.numel());
+    for (size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = mask_value(p[i], mask_threshold);
+    GstVideoRectangle rect = {x0, y0, x1 - x0, y1 - y0};
+    gst_sam3_instance_set_mask_data(out, bytes.data(), x1 - x0, y1 - y0, x1 - x0, &rect);
+  }
+  gst_sam3_meta_attach_roi_metas(meta, buf);
+}
+
+static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBuffer *buf) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+
+  GST_OBJECT_LOCK(self);
+  const auto prompts = sam3::split_prompts(self->prompt ? self->prompt : "");
+  const auto boxes = *self->boxes;
+  sam3::DetectOptions options;
+  options.threshold = (float)self->threshold;
+  options.mask_threshold = (float)self->mask_threshold;
+  options.max_instances = (int)self->max_instances;
+  const guint interval = self->interval;
+  GST_OBJECT_UNLOCK(self);
+
+  const guint64 frame = self->frame_number++;
+  /* An empty prompt means pass-through; frames between detection intervals carry no
+   * results (see docs/elements.md). */
+  if ((prompts.empty() && boxes.empty()) || frame % interval != 0)
+    return GST_FLOW_OK;
+  if (gst_sam3_detect_is_late(self, buf)) {
+    GST_OBJECT_LOCK(self);
+    self->frames_skipped++;
+    GST_OBJECT_UNLOCK(self);
+    GST_DEBUG_OBJECT(self, "frame %" G_GUINT64_FORMAT " is late, passed without results", frame);
+    return GST_FLOW_OK;
+  }
+
+  const gint W = GST_VIDEO_INFO_WIDTH(&self->info), H = GST_VIDEO_INFO_HEIGHT(&self->info);
+  GstVideoFrame in_frame, rgb_frame;
+  if (!gst_video_frame_map(&in_frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot map the video frame"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  auto &rgb = self->state->rgb;
+  rgb.resize((size_t)GST_VIDEO_INFO_SIZE(&self->rgb_info));
+  GstBuffer *rgb_buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_NO_SHARE, rgb.data(), rgb.size(),
+                                                   0, rgb.size(), NULL, NULL);
+  gst_video_frame_map(&rgb_frame, &self->rgb_info, rgb_buf, GST_MAP_WRITE);
+  gst_video_converter_frame(self->converter, &in_frame, &rgb_frame);
+  const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(&rgb_frame, 0);
+  gst_video_frame_unmap(&rgb_frame);
+  gst_video_frame_unmap(&in_frame);
+  gst_buffer_unref(rgb_buf);
+
+  std::vector<sam3::ConceptPrompt> concepts;
+  for (const auto &p : prompts)
+    concepts.push_back({p, boxes});
+  if (concepts.empty())
+    concepts.push_back({"", boxes});
+  std::vector<std::string> labels;
+  for (const auto &c : concepts)
+    labels.push_back(c.text.empty() ? "visual" : c.text);
+
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    auto image = torch::from_blob(rgb.data(), {H, W, 3}, {stride, 3, 1}, torch::kUInt8);
+    auto instances = self->state->predictor->predict(image, concepts, options);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    gst_sam3_detect_attach(self, buf, frame, labels, instances, options.mask_threshold);
+    GST_OBJECT_LOCK(self);
+    self->frames_processed++;
+    GST_OBJECT_UNLOCK(self);
+    gst_sam3_detect_update_latency(
+        self, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu instance(s)", frame, instances.size());
+  } catch (const std::exception &e) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("SAM 3 inference failed: %s", e.what()), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static void gst_sam3_detect_finalize(GObject *object) {
+  GstSam3Detect *self = GST_SAM3_DETECT(object);
+  g_free(self->model_path);
+  g_free(self->prompt);
+  g_free(self->device);
+  delete self->boxes;
+  delete self->state;
+  if (self->converter)
+    gst_video_converter_free(self->converter);
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+
+  gobject_class->set_property = gst_sam3_detect_set_property;
+  gobject_class->get_property = gst_sam3_detect_get_property;
+  gobject_class->finalize = gst_sam3_detect_finalize;
+
+  const GParamFlags rw = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags ready = (GParamFlags)(rw | GST_PARAM_MUTABLE_READY);
+  const GParamFlags playing = (GParamFlags)(rw | GST_PARAM_MUTABLE_PLAYING);
+
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model",
+                          "SAM 3 model folder (config.json, model.safetensors, tokenizer files; "
+                          "the Hugging Face facebook/sam3 release) or a file inside it",
+                          DEFAULT_MODEL, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_PROMPT,
+      g_param_spec_string("prompt", "Prompt",
+                          "Concepts to find, separated by ';' (e.g. \"person;red car\"); the "
+                          "label of an instance is its concept. Empty: pass-through. Takes "
+                          "effect on the next frame",
+                          DEFAULT_PROMPT, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_EXEMPLAR_BOXES,
+      g_param_spec_string("exemplar-boxes", "Exemplar boxes",
+                          "Example boxes of the concept in frame pixels, \"x,y,w,h[,pos|neg];"
+                          "...\" (neg = a counter-example); used with every prompt, or alone",
+                          DEFAULT_EXEMPLAR_BOXES, playing));
+  g_object_class_install_property(gobject_class, PROP_DEVICE,
+                                  g_param_spec_string("device", "Device",
+                                                      "Where the model runs: cpu, cuda or cuda:N",
+                                                      DEFAULT_DEVICE, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_PRECISION,
+      g_param_spec_enum("precision", "Precision", "Arithmetic the model runs in",
+                        GST_TYPE_SAM3_PRECISION, DEFAULT_PRECISION, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_THRESHOLD,
+      g_param_spec_double("threshold", "Threshold",
+                          "Minimum score (detection probability x presence) of an instance", 0.0,
+                          1.0, DEFAULT_THRESHOLD, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_MASK_THRESHOLD,
+      g_param_spec_double("mask-threshold", "Mask threshold",
+                          "Mask probability above which a pixel belongs to the instance", 0.0, 1.0,
+                          DEFAULT_MASK_THRESHOLD, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_INSTANCES,
+      g_param_spec_uint("max-instances", "Max instances",
+                        "Keep at most this many instances per frame, best first (0 = all)", 0,
+                        G_MAXUINT16, DEFAULT_MAX_INSTANCES, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_INTERVAL,
+      g_param_spec_uint("interval", "Interval",
+                        "Run the detector on every N-th frame; the frames between pass without "
+                        "results",
+                        1, G_MAXINT, DEFAULT_INTERVAL, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_QOS,
+      g_param_spec_boolean("qos", "QoS",
+                           "Skip inference on frames that downstream reports as already late "
+                           "(they pass on without results and are counted in frames-skipped)",
+                           DEFAULT_QOS, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_FRAMES_PROCESSED,
+      g_param_spec_uint64("frames-processed", "Frames processed",
+                          "Frames the detector ran on since the element started", 0, G_MAXUINT64, 0,
+                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_FRAMES_SKIPPED,
+      g_param_spec_uint64("frames-skipped", "Frames skipped",
+                          "Late frames passed on without inference (QoS) since the element "
+                          "started",
+                          0, G_MAXUINT64, 0,
+                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "SAM 3 concept detector", "Filter/Analyzer/Video",
+      "Finds and segments every instance of text concepts with Meta's SAM 3 and attaches them "
+      "as metadata",
+      "gst-sam3 developers");
+
+  trans_class->start = GST_DEBUG_FUNCPTR(gst_sam3_detect_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR(gst_sam3_detect_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR(gst_sam3_detect_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_sam3_detect_transform_ip);
+  trans_class->src_event = GST_DEBUG_FUNCPTR(gst_sam3_detect_src_event);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_sam3_detect_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR(gst_sam3_detect_query);
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api(GST_TYPE_SAM3_PRECISION, (GstPluginAPIFlags)0);
+}
+
+static void gst_sam3_detect_init(GstSam3Detect *self) {
+  self->model_path = NULL;
+  self->prompt = g_strdup(DEFAULT_PROMPT);
+  self->boxes = new std::vector<sam3::ExemplarBox>();
+  self->device = g_strdup(DEFAULT_DEVICE);
+  self->precision = DEFAULT_PRECISION;
+  self->threshold = DEFAULT_THRESHOLD;
+  self->mask_threshold = DEFAULT_MASK_THRESHOLD;
+  self->max_instances = DEFAULT_MAX_INSTANCES;
+  self->interval = DEFAULT_INTERVAL;
+  self->qos = DEFAULT_QOS;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->converter = NULL;
+  self->state = NULL;
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+  gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);
+}

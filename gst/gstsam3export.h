@@ -1,0 +1,17 @@
+/* gst-sam3: sam3export writes each frame's SAM 3 results as one JSON object per line. */
+#ifndef __GST_SAM3_EXPORT_H__
+#define __GST_SAM3_EXPORT_H__
+
+#include <gst/base/gstbasetransform.h>
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_SAM3_EXPORT (gst_sam3_export_get_type())
+G_DECLARE_FINAL_TYPE(GstSam3Export, gst_sam3_export, GST, SAM3_EXPORT, GstBaseTransform)
+
+GST_ELEMENT_REGISTER_DECLARE(sam3export);
+
+G_END_DECLS
+
+#endif /* __GST_SAM3_EXPORT_H__ */

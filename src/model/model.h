@@ -1,0 +1,77 @@
+// A loaded SAM 3 release (or generated test model): config, tokenizer and the detector on a
+// device in a precision, plus the per-prompt text-feature cache. Elements share one through
+// the registry (model/registry.h).
+#pragma once
+
+#include "detector/detector.h"
+#include "model/config.h"
+#include "text/tokenizer.h"
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace sam3 {
+
+enum class Precision { kFloat32, kBFloat16, kFloat16 };
+
+// "fp32", "bf16", "fp16" (also "float32", "bfloat16", "float16"); throws std::invalid_argument.
+Precision parse_precision(const std::string &name);
+std::string precision_name(Precision precision);
+torch::ScalarType precision_dtype(Precision precision);
+
+// "cpu", "cuda", "cuda:N". Throws std::invalid_argument for an unknown name and
+// std::runtime_error when CUDA is asked for but this LibTorch or machine has none, or the
+// device index does not exist.
+torch::Device parse_device(const std::string &name);
+
+// Where a release's files are. `path` is the release folder or any file inside it
+// (config.json, model.safetensors, ...). Throws ModelFileError naming what is missing.
+struct ModelFiles {
+  std::string dir;
+  std::string config;    // config.json
+  std::string weights;   // model.safetensors
+  std::string tokenizer; // folder or file for Tokenizer::from_path
+};
+ModelFiles locate_model(const std::string &path);
+
+class Model {
+public:
+  // Loads and validates everything; throws ModelFileError (bad files) or std::runtime_error.
+  static std::shared_ptr<Model> load(const std::string &path, torch::Device device,
+                                     Precision precision);
+
+  const ModelConfig &config() const { return config_; }
+  const ModelFiles &files() const { return files_; }
+  const Tokenizer &tokenizer() const { return *tokenizer_; }
+  Detector &detector() { return detector_; }
+  torch::Device device() const { return device_; }
+  Precision precision() const { return precision_; }
+  torch::ScalarType dtype() const { return precision_dtype(precision_); }
+  int64_t image_size() const { return config_.detector.vision.backbone.image_size; }
+
+  // Token features of one prompt text, (1, 32, C) + mask (1, 32), computed once per text.
+  TextFeatures text_features(const std::string &text);
+
+  // The detector runs one request at a time per model: elements sharing a model serialise
+  // here rather than racing on module state.
+  std::recursive_mutex &run_mutex() { return run_mutex_; }
+
+private:
+  Model() = default;
+
+  ModelConfig config_;
+  ModelFiles files_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  Detector detector_{nullptr};
+  torch::Device device_{torch::kCPU};
+  Precision precision_ = Precision::kFloat32;
+  std::mutex text_mutex_;
+  std::map<std::string, TextFeatures> text_cache_;
+  std::recursive_mutex run_mutex_;
+};
+
+} // namespace sam3

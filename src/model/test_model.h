@@ -1,0 +1,26 @@
+// Generated models for tests, demos and benchmarks: the real architecture (or a tiny one)
+// with seeded random weights, written in the release's layout so every loader path is the
+// one real weights take. The real SAM 3 weights are gated and never needed here.
+#pragma once
+
+#include "model/config.h"
+
+#include <cstdint>
+#include <string>
+
+namespace sam3 {
+
+// The official SAM 3 sizes (config.h defaults), image-only form.
+ModelConfig full_test_config();
+// A few-MB model that runs a frame in milliseconds on a CPU: every block present, every
+// size shrunk (112 x 112 input, 8 x 8 patch grid, width 32), real tokenizer vocabulary size.
+ModelConfig tiny_test_config();
+
+// Writes config.json, model.safetensors (seeded random weights, transformers names) and a
+// tokenizer (vocab.json + merges.txt) into `dir` (created if needed). The tokenizer is CLIP's
+// when `bpe_gz` names bpe_simple_vocab_16e6.txt.gz, else a byte-level vocabulary without
+// merges (every byte is a token: enough to drive random weights). Throws on I/O errors.
+void write_test_model(const std::string &dir, const ModelConfig &config, uint64_t seed,
+                      const std::string &bpe_gz = "");
+
+} // namespace sam3
