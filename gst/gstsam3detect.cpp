@@ -23,6 +23,7 @@
 
 #include "gstsam3detect.h"
 
+#include "gstsam3features.h"
 #include "gstsam3meta.h"
 
 #include "image/image_predictor.h"
@@ -51,6 +52,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_sam3_detect_debug);
 #define DEFAULT_MAX_INSTANCES 0
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_QOS TRUE
+#define DEFAULT_ATTACH_FEATURES TRUE
 
 enum {
   PROP_0,
@@ -64,6 +66,7 @@ enum {
   PROP_MAX_INSTANCES,
   PROP_INTERVAL,
   PROP_QOS,
+  PROP_ATTACH_FEATURES,
   PROP_FRAMES_PROCESSED,
   PROP_FRAMES_SKIPPED,
 };
@@ -98,6 +101,7 @@ struct _GstSam3Detect {
   guint max_instances;
   guint interval;
   gboolean qos;
+  gboolean attach_features;
   /* QoS: frames whose running time is before this are late (object lock) */
   GstClockTime earliest_time;
   guint64 frames_processed;
@@ -213,6 +217,11 @@ static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const G
     self->qos = g_value_get_boolean(value);
     GST_OBJECT_UNLOCK(self);
     break;
+  case PROP_ATTACH_FEATURES:
+    GST_OBJECT_LOCK(self);
+    self->attach_features = g_value_get_boolean(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     break;
@@ -253,6 +262,9 @@ static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue 
     break;
   case PROP_QOS:
     g_value_set_boolean(value, self->qos);
+    break;
+  case PROP_ATTACH_FEATURES:
+    g_value_set_boolean(value, self->attach_features);
     break;
   case PROP_FRAMES_PROCESSED:
     g_value_set_uint64(value, self->frames_processed);
@@ -441,11 +453,20 @@ static guint8 mask_value(float p, float threshold) {
 
 static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 frame,
                                    const std::vector<std::string> &prompts,
+                                   const sam3::EncodedImage &image,
                                    const std::vector<sam3::Instance> &instances,
-                                   float mask_threshold) {
+                                   float mask_threshold, gboolean attach_features) {
   const gint W = GST_VIDEO_INFO_WIDTH(&self->info), H = GST_VIDEO_INFO_HEIGHT(&self->info);
   GstSam3Meta *meta = gst_buffer_add_sam3_meta(buf, W, H);
   meta->frame_number = frame;
+  if (attach_features) {
+    auto *features = new GstSam3Features();
+    features->model = self->state->model;
+    features->backbone = image.vision.backbone;
+    features->frame_width = W;
+    features->frame_height = H;
+    gst_sam3_features_attach(meta, features);
+  }
   for (const auto &p : prompts)
     gst_sam3_meta_add_prompt(meta, p.c_str());
   for (const auto &inst : instances) {
@@ -482,6 +503,7 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
   options.mask_threshold = (float)self->mask_threshold;
   options.max_instances = (int)self->max_instances;
   const guint interval = self->interval;
+  const gboolean attach_features = self->attach_features;
   GST_OBJECT_UNLOCK(self);
 
   const guint64 frame = self->frame_number++;
@@ -526,9 +548,11 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
   try {
     const auto start = std::chrono::steady_clock::now();
     auto image = torch::from_blob(rgb.data(), {H, W, 3}, {stride, 3, 1}, torch::kUInt8);
-    auto instances = self->state->predictor->predict(image, concepts, options);
+    auto encoded = self->state->predictor->encode(image);
+    auto instances = self->state->predictor->detect(encoded, concepts, options);
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    gst_sam3_detect_attach(self, buf, frame, labels, instances, options.mask_threshold);
+    gst_sam3_detect_attach(self, buf, frame, labels, encoded, instances, options.mask_threshold,
+                           attach_features);
     GST_OBJECT_LOCK(self);
     self->frames_processed++;
     GST_OBJECT_UNLOCK(self);
@@ -622,6 +646,13 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
                            "(they pass on without results and are counted in frames-skipped)",
                            DEFAULT_QOS, playing));
   g_object_class_install_property(
+      gobject_class, PROP_ATTACH_FEATURES,
+      g_param_spec_boolean("attach-features", "Attach features",
+                           "Leave the frame's backbone features on the metadata (in-process, on "
+                           "the model's device) so a downstream sam3track does not run the "
+                           "backbone again; costs memory per buffer in flight",
+                           DEFAULT_ATTACH_FEATURES, playing));
+  g_object_class_install_property(
       gobject_class, PROP_FRAMES_PROCESSED,
       g_param_spec_uint64("frames-processed", "Frames processed",
                           "Frames the detector ran on since the element started", 0, G_MAXUINT64, 0,
@@ -666,6 +697,7 @@ static void gst_sam3_detect_init(GstSam3Detect *self) {
   self->max_instances = DEFAULT_MAX_INSTANCES;
   self->interval = DEFAULT_INTERVAL;
   self->qos = DEFAULT_QOS;
+  self->attach_features = DEFAULT_ATTACH_FEATURES;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   self->converter = NULL;
   self->state = NULL;

@@ -1,4 +1,5 @@
 // sam3detect and sam3export in harnesses and whole pipelines, with a generated tiny model.
+#include "gstsam3features.h"
 #include "gstsam3meta.h"
 
 #include "model/model.h"
@@ -150,6 +151,50 @@ TEST(Sam3Detect, EveryFrameCarriesInstancesLabelledByConcept) {
     EXPECT_EQ(rois, n_inst);
     gst_buffer_unref(out);
   }
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Detect, LeavesBackboneFeaturesForTheTracker) {
+  GstHarness *h = detect_harness("prompt=cat");
+  GstBuffer *out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 0));
+  GstSam3Features *f = gst_sam3_features_get(gst_buffer_get_sam3_meta(out));
+  ASSERT_NE(f, nullptr);
+  const auto &vit = sam3::tiny_test_config().detector.vision.backbone;
+  EXPECT_EQ(f->backbone.sizes(), (c10::IntArrayRef{1, vit.hidden_size, vit.grid(), vit.grid()}));
+  EXPECT_EQ(f->frame_width, 64);
+  // A copy of the buffer shares the payload rather than copying the tensor.
+  GstBuffer *copy = gst_buffer_copy(out);
+  EXPECT_EQ(gst_sam3_features_get(gst_buffer_get_sam3_meta(copy)), f);
+  EXPECT_EQ(f->refcount.load(), 2);
+  gst_buffer_unref(copy);
+  EXPECT_EQ(f->refcount.load(), 1);
+  gst_buffer_unref(out);
+  g_object_set(detect_of(h), "attach-features", FALSE, NULL);
+  out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 1));
+  EXPECT_EQ(gst_sam3_features_get(gst_buffer_get_sam3_meta(out)), nullptr);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Detect, FlushAndEosKeepWorking) {
+  GstHarness *h = detect_harness("prompt=cat");
+  gst_buffer_unref(gst_harness_push_and_pull(h, frame("RGB", 64, 48, 0)));
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+  GstBuffer *out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 1));
+  EXPECT_NE(gst_buffer_get_sam3_meta(out), nullptr);
+  gst_buffer_unref(out);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  GstEvent *ev;
+  bool saw_eos = false;
+  while ((ev = gst_harness_try_pull_event(h))) {
+    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  EXPECT_TRUE(saw_eos);
   gst_harness_teardown(h);
 }
 

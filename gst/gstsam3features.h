@@ -1,0 +1,37 @@
+/* gst-sam3: the in-process payload sam3detect leaves on GstSam3Meta for the next sam3
+ * element (sam3track): the frame's backbone features, still on the model's device, so the
+ * ViT never runs twice for one frame. C++ only; applications never see it (the meta API
+ * marks the handle as opaque).
+ */
+#ifndef __GST_SAM3_FEATURES_H__
+#define __GST_SAM3_FEATURES_H__
+
+#include "gstsam3meta.h"
+
+#include "model/model.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+struct GstSam3Features {
+  /* Tells this payload apart from another producer's handle. */
+  static constexpr uint32_t kMagic = 0x53414d33; /* "SAM3" */
+  uint32_t magic = kMagic;
+  std::atomic<int> refcount{1};
+  /* The model that computed the features: a consumer must use the same weights. */
+  std::shared_ptr<sam3::Model> model;
+  /* ViT output (1, hidden, grid, grid) on the model's device and dtype. */
+  torch::Tensor backbone;
+  int64_t frame_width = 0;
+  int64_t frame_height = 0;
+};
+
+/* Attaches @features to @meta (taking over the caller's reference). */
+void gst_sam3_features_attach(GstSam3Meta *meta, GstSam3Features *features);
+
+/* The features on @meta, or NULL when it carries none (or another producer's handle).
+ * Borrowed: valid while the meta lives. */
+GstSam3Features *gst_sam3_features_get(GstSam3Meta *meta);
+
+#endif /* __GST_SAM3_FEATURES_H__ */
