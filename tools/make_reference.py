@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Parity goldens for the C++ detector: transformers' Sam3Model run stage by stage.
+
+Loads a model folder written by `sam3-make-test-model` (config.json in transformers' layout,
+model.safetensors with Sam3Model state-dict names, vocab.json + merges.txt) into
+transformers' Sam3Model with a strict state-dict load, feeds it fixed inputs and saves the
+inputs and every intermediate stage to one safetensors file. tests/unit/test_parity.cpp
+feeds the same inputs through libsam3 and compares each stage (see docs/parity.md).
+
+The stages are composed exactly as Sam3Model.forward composes them; the script then runs
+Sam3Model.forward itself and checks that its outputs equal the staged ones, so a change in
+transformers' composition is caught here rather than blamed on the C++ side.
+
+Needs torch, transformers (with Sam3Model) and safetensors. Weights come from the C++
+generator only: this script never writes a model.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+import transformers
+from safetensors.torch import load_file, save_file
+from transformers import CLIPTokenizer, Sam3Config, Sam3Model
+from transformers.models.sam3.modeling_sam3 import box_cxcywh_to_xyxy, inverse_sigmoid
+
+PROMPTS = ["a cat", "red car on the left"]
+CONTEXT_LENGTH = 32
+# Box prompts (cx, cy, w, h normalised), two per text prompt. Label 1 = positive, 0 =
+# negative, -10 = padding (transformers' convention): the second prompt has one real box.
+INPUT_BOXES = [
+    [[0.40, 0.45, 0.30, 0.50], [0.70, 0.30, 0.20, 0.25]],
+    [[0.55, 0.60, 0.50, 0.40], [0.10, 0.10, 0.05, 0.05]],
+]
+INPUT_BOXES_LABELS = [[1, 0], [1, -10]]
+PIXEL_SEED = 0
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="model folder (config.json, model.safetensors, "
+                   "vocab.json, merges.txt)")
+    p.add_argument("--out", required=True, help="reference safetensors file to write")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--attn", choices=["eager", "sdpa"], default="eager",
+                   help="transformers attention implementation (default: eager)")
+    return p.parse_args()
+
+
+def strict_numerics():
+    # TF32 would make CUDA matmuls/convs ~1e-3 accurate and hide real mismatches.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def load_model(model_dir, dtype, device, attn):
+    config = Sam3Config.from_pretrained(model_dir)
+    config._attn_implementation = attn
+    for sub in ("vision_config", "text_config", "geometry_encoder_config", "detr_encoder_config",
+                "detr_decoder_config", "mask_decoder_config"):
+        sub_config = getattr(config, sub, None)
+        if sub_config is not None:
+            sub_config._attn_implementation = attn
+    if getattr(config.vision_config, "backbone_config", None) is not None:
+        config.vision_config.backbone_config._attn_implementation = attn
+
+    # Plain construction (not from_pretrained) so nothing is silently left at its random
+    # initialisation: load_state_dict(strict=True) raises on any missing or extra key.
+    model = Sam3Model(config)
+    state = load_file(os.path.join(model_dir, "model.safetensors"))
+    model.load_state_dict(state, strict=True)
+    # The ViT RoPE tables are non-persistent buffers filled by _init_weights; fill them again
+    # explicitly in case this transformers version builds them lazily.
+    for module in model.modules():
+        if hasattr(module, "rope_embeddings_cos"):
+            model._init_weights(module)
+            if not torch.isfinite(module.rope_embeddings_cos).all():
+                raise RuntimeError(f"{type(module).__name__}: RoPE table is not initialised")
+    model.eval()
+    return model.to(device=device, dtype=dtype)
+
+
+def tokenize(model_dir):
+    tokenizer = CLIPTokenizer(vocab_file=os.path.join(model_dir, "vocab.json"),
+                              merges_file=os.path.join(model_dir, "merges.txt"))
+    batch = tokenizer(PROMPTS, padding="max_length", max_length=CONTEXT_LENGTH, truncation=True,
+                      return_tensors="pt")
+    return batch["input_ids"].to(torch.int64), batch["attention_mask"].to(torch.int64)
+
+
+def make_inputs(model_dir, config):
+    size = config.vision_config.backbone_config.image_size
+    generator = torch.Generator().manual_seed(PIXEL_SEED)
+    pixel_values = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+    input_ids, attention_mask = tokenize(model_dir)
+    return {
+        "pixel_values": pixel_values,
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "input_boxes": torch.tensor(INPUT_BOXES, dtype=torch.float32),
+        "input_boxes_labels": torch.tensor(INPUT_BOXES_LABELS, dtype=torch.int64),
+    }
+
+
+def text_embeddings(model, input_ids, attention_mask):
+    # get_text_features' return type changed across transformers releases: a tensor, or a
+    # BaseModelOutputWithPooling whose pooler_output is the projected token features.
+    out = model.get_text_features(input_ids=input_ids, attention_mask=attention_mask,
+                                  return_dict=True)
+    if isinstance(out, torch.Tensor):
+        return out
+    if getattr(out, "pooler_output", None) is not None:
+        return out.pooler_output
+    return out[1]
+
+
+def box_prompt(input_boxes_labels):
+    # Sam3Model.forward's conversion: -10 marks padding, which becomes label 0 and mask False.
+    mask = input_boxes_labels != -10
+    labels = torch.where(input_boxes_labels == -10, torch.zeros_like(input_boxes_labels),
+                         input_boxes_labels)
+    return labels, mask
+
+
+def run_heads(model, fpn, fpn_pos, prompt, prompt_mask):
+    """Sam3Model.forward after the prompt is assembled; returns (stages, outputs)."""
+    encoder = model.detr_encoder(vision_features=[fpn[-1]], text_features=prompt,
+                                 vision_pos_embeds=[fpn_pos[-1]], text_mask=prompt_mask)
+    decoder = model.detr_decoder(vision_features=encoder.last_hidden_state,
+                                 text_features=encoder.text_features,
+                                 vision_pos_encoding=encoder.pos_embeds_flattened,
+                                 text_mask=prompt_mask, spatial_shapes=encoder.spatial_shapes)
+    hidden = decoder.intermediate_hidden_states
+    offsets = model.detr_decoder.box_head(hidden)
+    boxes_cxcywh = (inverse_sigmoid(decoder.reference_boxes) + offsets).sigmoid()
+    logits = model.dot_product_scoring(decoder_hidden_states=hidden,
+                                       text_features=encoder.text_features,
+                                       text_mask=prompt_mask).squeeze(-1)
+    masks = model.mask_decoder(decoder_queries=hidden[-1], backbone_features=list(fpn),
+                               encoder_hidden_states=encoder.last_hidden_state,
+                               prompt_features=prompt, prompt_mask=prompt_mask)
+    stages = {
+        "encoder.memory": encoder.last_hidden_state,
+        "decoder.hidden_states": hidden,
+        "decoder.reference_boxes": decoder.reference_boxes,
+        "decoder.presence_logits": decoder.presence_logits,
+    }
+    outputs = {
+        "pred_masks": masks.pred_masks,
+        "pred_boxes": box_cxcywh_to_xyxy(boxes_cxcywh)[-1],
+        "pred_logits": logits[-1],
+        "presence_logits": decoder.presence_logits[-1],
+        "semantic_seg": masks.semantic_seg,
+    }
+    return stages, outputs
+
+
+def check_against_forward(model, inputs, outputs, prefix, dtype):
+    """Sam3Model.forward on the same inputs must give the staged outputs."""
+    batch = inputs["input_ids"].shape[0]
+    kwargs = {
+        "pixel_values": inputs["pixel_values"].expand(batch, -1, -1, -1),
+        "input_ids": inputs["input_ids"],
+        "attention_mask": inputs["attention_mask"],
+    }
+    if prefix == "boxes":
+        kwargs["input_boxes"] = inputs["input_boxes"]
+        kwargs["input_boxes_labels"] = inputs["input_boxes_labels"]
+    full = model(**kwargs)
+    # The vision encoder runs on a batch of copies here and once in the staged run; batched
+    # kernels may round differently, so equality is checked to a tolerance far below the
+    # parity tolerance.
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    for name, staged in outputs.items():
+        reference = getattr(full, name)
+        error = (reference.float() - staged.float()).abs().max().item()
+        scale = 1.0 + reference.float().abs().max().item()
+        print(f"  forward check {prefix}.{name}: max abs diff {error:.3e}")
+        if error > tolerance * scale:
+            raise RuntimeError(f"{prefix}.{name}: the staged run differs from Sam3Model.forward "
+                               f"by {error:.3e}: the script no longer composes the stages as "
+                               "transformers does")
+
+
+@torch.no_grad()
+def main():
+    args = parse_args()
+    strict_numerics()
+    dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda asked for, but torch sees no CUDA device")
+
+    model = load_model(args.model, dtype, device, args.attn)
+    inputs = make_inputs(args.model, model.config)
+    on_device = {k: v.to(device) for k, v in inputs.items()}
+    pixel_values = on_device["pixel_values"].to(dtype)
+    input_ids = on_device["input_ids"]
+    attention_mask = on_device["attention_mask"]
+    batch = input_ids.shape[0]
+
+    saved = dict(inputs)
+
+    vision = model.vision_encoder(pixel_values)
+    patch = model.config.vision_config.backbone_config.patch_size
+    grid_h, grid_w = pixel_values.shape[-2] // patch, pixel_values.shape[-1] // patch
+    # last_hidden_state is (B, g*g, C) row-major over the patch grid.
+    saved["vision.backbone"] = vision.last_hidden_state.reshape(
+        pixel_values.shape[0], grid_h, grid_w, -1).permute(0, 3, 1, 2)
+    for i, (level, pos) in enumerate(zip(vision.fpn_hidden_states,
+                                         vision.fpn_position_encoding)):
+        saved[f"vision.fpn.{i}"] = level
+        saved[f"vision.fpn_pos.{i}"] = pos
+
+    text = text_embeddings(model, input_ids, attention_mask)
+    text_mask = attention_mask.bool()
+    saved["text.features"] = text
+    saved["text.mask"] = text_mask
+
+    # Sam3Model.forward drops the coarsest level; one image serves every prompt.
+    fpn = [f.expand(batch, -1, -1, -1).contiguous() for f in vision.fpn_hidden_states[:-1]]
+    fpn_pos = [p.expand(batch, -1, -1, -1).contiguous()
+               for p in vision.fpn_position_encoding[:-1]]
+
+    # Text prompts alone: no geometry encoder (and no CLS token), as in Sam3Model.forward.
+    stages, outputs = run_heads(model, fpn, fpn_pos, text, text_mask)
+    saved.update(stages)
+    saved.update({f"text.{k}": v for k, v in outputs.items()})
+    check_against_forward(model, on_device, outputs, "text", dtype)
+
+    labels, box_mask = box_prompt(on_device["input_boxes_labels"])
+    geometry = model.geometry_encoder(box_embeddings=on_device["input_boxes"].to(dtype),
+                                      box_mask=box_mask, box_labels=labels, img_feats=fpn,
+                                      img_pos_embeds=fpn_pos)
+    saved["geometry.prompt"] = geometry.last_hidden_state
+    saved["geometry.mask"] = geometry.attention_mask
+    prompt = torch.cat([text, geometry.last_hidden_state], dim=1)
+    prompt_mask = torch.cat([text_mask, geometry.attention_mask], dim=1)
+    stages, outputs = run_heads(model, fpn, fpn_pos, prompt, prompt_mask)
+    saved.update({f"boxes.{k}": v for k, v in stages.items()})
+    saved.update({f"boxes.{k}": v for k, v in outputs.items()})
+    check_against_forward(model, on_device, outputs, "boxes", dtype)
+
+    tensors = {}
+    for name, tensor in saved.items():
+        tensor = tensor.detach().to("cpu")
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float32)
+        tensors[name] = tensor.contiguous()
+    metadata = {
+        "generator": "tools/make_reference.py",
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "dtype": args.dtype,
+        "device": args.device,
+        "attn_implementation": args.attn,
+        "prompts": "|".join(PROMPTS),
+        "pixel_seed": str(PIXEL_SEED),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    save_file(tensors, args.out, metadata=metadata)
+    for name in sorted(tensors):
+        print(f"{name:32s} {str(tuple(tensors[name].shape)):24s} {tensors[name].dtype}")
+    print(f"wrote {len(tensors)} tensors to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
