@@ -7,6 +7,8 @@
 
 #include "model/config.h"
 
+#include "common/layers.h"
+
 #include <torch/torch.h>
 
 #include <string>
@@ -16,38 +18,6 @@ namespace sam3 {
 // transformers builds the detector's LayerNorms (fusion encoder, decoder, scoring, mask
 // decoder) with nn.LayerNorm's default eps and never reads the config's layer_norm_eps.
 constexpr double kDetectorLayerNormEps = 1e-5;
-
-// Multi-head attention with its own projections (transformers' Sam3Attention):
-// parameters q_proj, k_proj, v_proj, o_proj.
-class ProjectedAttentionImpl : public torch::nn::Module {
-public:
-  ProjectedAttentionImpl(int64_t hidden_size, int64_t num_heads);
-
-  // query (B,Lq,C), key/value (B,Lk,C); mask as sam3::attention takes it (bool "may
-  // attend" or additive bias, broadcastable to (B,heads,Lq,Lk)).
-  torch::Tensor forward(const torch::Tensor &query, const torch::Tensor &key,
-                        const torch::Tensor &value, const c10::optional<torch::Tensor> &mask = {});
-
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
-
-private:
-  int64_t num_heads_;
-};
-TORCH_MODULE(ProjectedAttention);
-
-// Two-layer feed-forward block (transformers' Sam3MLP): fc1 -> activation -> fc2.
-class FeedForwardImpl : public torch::nn::Module {
-public:
-  FeedForwardImpl(int64_t hidden_size, int64_t intermediate_size, const std::string &activation);
-
-  torch::Tensor forward(const torch::Tensor &x);
-
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-
-private:
-  bool gelu_;
-};
-TORCH_MODULE(FeedForward);
 
 // Turns a prompt mask (B,T) bool, true = valid, into the (B,1,1,T) "may attend" mask that
 // attention takes, after checking it against the prompt (B,T,C). Throws when a batch entry

@@ -29,37 +29,16 @@ torch::Tensor sine_1d(const torch::Tensor &v, int64_t num_feats) {
 
 } // namespace
 
-GeometryAttentionImpl::GeometryAttentionImpl(const GeometryEncoderConfig &c)
-    : num_heads_(c.num_attention_heads) {
-  q_proj_ = register_module("q_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  k_proj_ = register_module("k_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  v_proj_ = register_module("v_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  o_proj_ = register_module("o_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-}
-
-torch::Tensor GeometryAttentionImpl::forward(const torch::Tensor &query, const torch::Tensor &key,
-                                             const torch::Tensor &value,
-                                             const c10::optional<torch::Tensor> &attend) {
-  return o_proj_(attention(q_proj_(query), k_proj_(key), v_proj_(value), num_heads_, attend));
-}
-
-GeometryMlpImpl::GeometryMlpImpl(const GeometryEncoderConfig &c) {
-  TORCH_CHECK(c.hidden_act == "relu", "geometry encoder: unsupported hidden_act '", c.hidden_act,
-              "' (SAM 3 uses \"relu\")");
-  fc1_ = register_module("fc1", torch::nn::Linear(c.hidden_size, c.intermediate_size));
-  fc2_ = register_module("fc2", torch::nn::Linear(c.intermediate_size, c.hidden_size));
-}
-
-torch::Tensor GeometryMlpImpl::forward(const torch::Tensor &x) {
-  return fc2_(torch::relu(fc1_(x)));
-}
-
 GeometryEncoderLayerImpl::GeometryEncoderLayerImpl(const GeometryEncoderConfig &c) {
   layer_norm1_ = register_module("layer_norm1", layer_norm(c.hidden_size));
-  self_attn_ = register_module("self_attn", GeometryAttention(c));
-  cross_attn_ = register_module("cross_attn", GeometryAttention(c));
+  self_attn_ =
+      register_module("self_attn", ProjectedAttention(c.hidden_size, c.num_attention_heads));
+  cross_attn_ =
+      register_module("cross_attn", ProjectedAttention(c.hidden_size, c.num_attention_heads));
   layer_norm2_ = register_module("layer_norm2", layer_norm(c.hidden_size));
-  mlp_ = register_module("mlp", GeometryMlp(c));
+  TORCH_CHECK(c.hidden_act == "relu", "geometry encoder: unsupported hidden_act '", c.hidden_act,
+              "' (SAM 3 uses \"relu\")");
+  mlp_ = register_module("mlp", FeedForward(c.hidden_size, c.intermediate_size, c.hidden_act));
   layer_norm3_ = register_module("layer_norm3", layer_norm(c.hidden_size));
 }
 

@@ -4,35 +4,12 @@
 // checkpoint's points_* projections are unused and have no counterpart.
 #pragma once
 
+#include "common/layers.h"
 #include "model/config.h"
 
 #include <torch/torch.h>
 
 namespace sam3 {
-
-// transformers' Sam3Attention (q/k/v/o projections, no mask semantics of its own).
-class GeometryAttentionImpl : public torch::nn::Module {
-public:
-  explicit GeometryAttentionImpl(const GeometryEncoderConfig &config);
-  torch::Tensor forward(const torch::Tensor &query, const torch::Tensor &key,
-                        const torch::Tensor &value,
-                        const c10::optional<torch::Tensor> &attend = {});
-
-private:
-  int64_t num_heads_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
-};
-TORCH_MODULE(GeometryAttention);
-
-class GeometryMlpImpl : public torch::nn::Module {
-public:
-  explicit GeometryMlpImpl(const GeometryEncoderConfig &config);
-  torch::Tensor forward(const torch::Tensor &x);
-
-private:
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
-};
-TORCH_MODULE(GeometryMlp);
 
 // Pre-norm layer: prompt self-attention (padding-masked, no positional encoding), cross-attention
 // to the image (keys = features + position encoding, values = features), MLP.
@@ -45,8 +22,8 @@ public:
 
 private:
   torch::nn::LayerNorm layer_norm1_{nullptr}, layer_norm2_{nullptr}, layer_norm3_{nullptr};
-  GeometryAttention self_attn_{nullptr}, cross_attn_{nullptr};
-  GeometryMlp mlp_{nullptr};
+  ProjectedAttention self_attn_{nullptr}, cross_attn_{nullptr};
+  FeedForward mlp_{nullptr};
 };
 TORCH_MODULE(GeometryEncoderLayer);
 
