@@ -158,7 +158,9 @@ TEST_F(ModelTest, RegistrySharesOneLoadPerModelDeviceAndPrecision) {
   auto b = sam3::acquire_model(*dir_ + "/config.json", "cpu", sam3::Precision::kFloat32);
   EXPECT_EQ(a.get(), b.get());
   EXPECT_EQ(sam3::model_load_count(), before + 1);
-  auto c = sam3::acquire_model(*dir_, "cpu", sam3::Precision::kBFloat16);
+  const auto copy = temp_dir("copy");
+  sam3::write_test_model(copy, sam3::tiny_test_config(), 7);
+  auto c = sam3::acquire_model(copy, "cpu", sam3::Precision::kFloat32);
   EXPECT_NE(a.get(), c.get());
   EXPECT_EQ(sam3::model_load_count(), before + 2);
   a.reset();
@@ -166,6 +168,17 @@ TEST_F(ModelTest, RegistrySharesOneLoadPerModelDeviceAndPrecision) {
   // Freed when the last user lets go, loaded again on the next request.
   auto d = sam3::acquire_model(*dir_, "cpu", sam3::Precision::kFloat32);
   EXPECT_EQ(sam3::model_load_count(), before + 3);
+}
+
+TEST_F(ModelTest, HalfPrecisionOnTheCpuIsRefusedClearly) {
+  for (auto p : {sam3::Precision::kBFloat16, sam3::Precision::kFloat16}) {
+    try {
+      sam3::acquire_model(*dir_, "cpu", p);
+      FAIL() << "half precision loaded on the CPU";
+    } catch (const std::invalid_argument &e) {
+      EXPECT_NE(std::string(e.what()).find("needs a CUDA device"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ModelTest, PredictReturnsSortedInstancesInsideTheImage) {
