@@ -285,6 +285,84 @@ void read_video(const Reader &r, VideoConfig &c) {
   r.read("high_iou_thresh", c.high_iou_thresh);
 }
 
+void read_tracker(const Reader &r, TrackerConfig &c) {
+  // transformers keeps the image size in the tracker's vision_config and mirrors it into
+  // the prompt encoder; either place (or a top-level image_size) sets it.
+  if (auto vision = r.child("vision_config")) {
+    if (auto backbone = vision->child("backbone_config")) {
+      backbone->read_square("image_size", c.image_size);
+      backbone->read_square("patch_size", c.prompt_encoder.patch_size);
+    }
+    vision->read_square("image_size", c.image_size);
+  }
+  c.prompt_encoder.image_size = c.image_size;
+  if (auto p = r.child("prompt_encoder_config")) {
+    p->read("hidden_size", c.prompt_encoder.hidden_size);
+    p->read_square("image_size", c.prompt_encoder.image_size);
+    p->read_square("patch_size", c.prompt_encoder.patch_size);
+    p->read("mask_input_channels", c.prompt_encoder.mask_input_channels);
+    p->read("num_point_embeddings", c.prompt_encoder.num_point_embeddings);
+    p->read("hidden_act", c.prompt_encoder.hidden_act);
+    p->read("layer_norm_eps", c.prompt_encoder.layer_norm_eps);
+    p->read("scale", c.prompt_encoder.scale);
+    c.image_size = c.prompt_encoder.image_size;
+  }
+  r.read_square("image_size", c.image_size);
+  c.prompt_encoder.image_size = c.image_size;
+  if (auto m = r.child("mask_decoder_config")) {
+    TrackerMaskDecoderConfig &d = c.mask_decoder;
+    m->read("hidden_size", d.hidden_size);
+    m->read("hidden_act", d.hidden_act);
+    m->read("mlp_dim", d.mlp_dim);
+    m->read("num_hidden_layers", d.num_hidden_layers);
+    m->read("num_attention_heads", d.num_attention_heads);
+    m->read("attention_downsample_rate", d.attention_downsample_rate);
+    m->read("num_multimask_outputs", d.num_multimask_outputs);
+    m->read("iou_head_depth", d.iou_head_depth);
+    m->read("iou_head_hidden_dim", d.iou_head_hidden_dim);
+    m->read("dynamic_multimask_via_stability", d.dynamic_multimask_via_stability);
+    m->read("dynamic_multimask_stability_delta", d.dynamic_multimask_stability_delta);
+    m->read("dynamic_multimask_stability_thresh", d.dynamic_multimask_stability_thresh);
+  }
+  r.read("num_maskmem", c.num_maskmem);
+  r.read("sigmoid_scale_for_mem_enc", c.sigmoid_scale_for_mem_enc);
+  r.read("sigmoid_bias_for_mem_enc", c.sigmoid_bias_for_mem_enc);
+  r.read("enable_occlusion_spatial_embedding", c.enable_occlusion_spatial_embedding);
+  r.read("multimask_output_in_sam", c.multimask_output_in_sam);
+  r.read("multimask_min_pt_num", c.multimask_min_pt_num);
+  r.read("multimask_max_pt_num", c.multimask_max_pt_num);
+  r.read("multimask_output_for_tracking", c.multimask_output_for_tracking);
+  r.read("max_object_pointers_in_encoder", c.max_object_pointers_in_encoder);
+  r.read("max_cond_frame_num", c.max_cond_frame_num);
+  r.read("enable_temporal_pos_encoding_for_object_pointers",
+         c.enable_temporal_pos_encoding_for_object_pointers);
+  r.read("memory_attention_hidden_size", c.memory_attention_hidden_size);
+  r.read("memory_attention_num_layers", c.memory_attention_num_layers);
+  r.read("memory_attention_num_attention_heads", c.memory_attention_num_attention_heads);
+  r.read("memory_attention_downsample_rate", c.memory_attention_downsample_rate);
+  r.read("memory_attention_feed_forward_hidden_size", c.memory_attention_feed_forward_hidden_size);
+  r.read("memory_attention_feed_forward_hidden_act", c.memory_attention_feed_forward_hidden_act);
+  r.read("memory_attention_rope_feat_sizes", c.memory_attention_rope_feat_sizes);
+  r.read("memory_attention_rope_theta", c.memory_attention_rope_theta);
+  if (auto rope = r.child("rope_parameters"))
+    rope->read("rope_theta", c.memory_attention_rope_theta);
+  r.read("memory_encoder_hidden_size", c.memory_encoder_hidden_size);
+  r.read("memory_encoder_output_channels", c.memory_encoder_output_channels);
+  r.read("mask_downsampler_embed_dim", c.mask_downsampler_embed_dim);
+  r.read("mask_downsampler_kernel_size", c.mask_downsampler_kernel_size);
+  r.read("mask_downsampler_stride", c.mask_downsampler_stride);
+  r.read("mask_downsampler_padding", c.mask_downsampler_padding);
+  r.read("mask_downsampler_total_stride", c.mask_downsampler_total_stride);
+  r.read("mask_downsampler_hidden_act", c.mask_downsampler_hidden_act);
+  r.read("memory_fuser_num_layers", c.memory_fuser_num_layers);
+  r.read("memory_fuser_embed_dim", c.memory_fuser_embed_dim);
+  r.read("memory_fuser_intermediate_dim", c.memory_fuser_intermediate_dim);
+  r.read("memory_fuser_kernel_size", c.memory_fuser_kernel_size);
+  r.read("memory_fuser_padding", c.memory_fuser_padding);
+  r.read("memory_fuser_layer_scale_init_value", c.memory_fuser_layer_scale_init_value);
+  r.read("memory_fuser_hidden_act", c.memory_fuser_hidden_act);
+}
+
 json vit_json(const VitConfig &c) {
   return {{"model_type", "sam3_vit_model"},
           {"hidden_size", c.hidden_size},
@@ -302,6 +380,14 @@ json vit_json(const VitConfig &c) {
           {"pretrain_image_size", c.pretrain_image_size}};
 }
 
+json vision_json(const VisionConfig &c) {
+  return {{"model_type", "sam3_vision_model"},
+          {"backbone_config", vit_json(c.backbone)},
+          {"fpn_hidden_size", c.fpn_hidden_size},
+          {"backbone_feature_sizes", c.backbone_feature_sizes},
+          {"scale_factors", c.scale_factors}};
+}
+
 json detector_json(const DetectorConfig &c) {
   const TextConfig &t = c.text;
   const GeometryEncoderConfig &g = c.geometry_encoder;
@@ -309,12 +395,7 @@ json detector_json(const DetectorConfig &c) {
   const DetrDecoderConfig &d = c.detr_decoder;
   const MaskDecoderConfig &m = c.mask_decoder;
   return {{"model_type", "sam3"},
-          {"vision_config",
-           {{"model_type", "sam3_vision_model"},
-            {"backbone_config", vit_json(c.vision.backbone)},
-            {"fpn_hidden_size", c.vision.fpn_hidden_size},
-            {"backbone_feature_sizes", c.vision.backbone_feature_sizes},
-            {"scale_factors", c.vision.scale_factors}}},
+          {"vision_config", vision_json(c.vision)},
           {"text_config",
            {{"model_type", "clip_text_model"},
             {"vocab_size", t.vocab_size},
@@ -360,6 +441,76 @@ json detector_json(const DetectorConfig &c) {
             {"num_upsampling_stages", m.num_upsampling_stages},
             {"num_attention_heads", m.num_attention_heads},
             {"layer_norm_eps", m.layer_norm_eps}}}};
+}
+
+json tracker_json(const TrackerConfig &c, const DetectorConfig &detector) {
+  const TrackerPromptEncoderConfig &p = c.prompt_encoder;
+  const TrackerMaskDecoderConfig &m = c.mask_decoder;
+  // transformers rebuilds the tracker's (unused) vision_config from this; the release's
+  // tracker shares the detector's backbone, so its sizes are written.
+  json vision = vision_json(detector.vision);
+  return {
+      {"model_type", "sam3_tracker_video"},
+      {"image_size", c.image_size},
+      {"vision_config", vision},
+      {"prompt_encoder_config",
+       {{"hidden_size", p.hidden_size},
+        {"image_size", p.image_size},
+        {"patch_size", p.patch_size},
+        {"mask_input_channels", p.mask_input_channels},
+        {"num_point_embeddings", p.num_point_embeddings},
+        {"hidden_act", p.hidden_act},
+        {"layer_norm_eps", p.layer_norm_eps},
+        {"scale", p.scale}}},
+      {"mask_decoder_config",
+       {{"hidden_size", m.hidden_size},
+        {"hidden_act", m.hidden_act},
+        {"mlp_dim", m.mlp_dim},
+        {"num_hidden_layers", m.num_hidden_layers},
+        {"num_attention_heads", m.num_attention_heads},
+        {"attention_downsample_rate", m.attention_downsample_rate},
+        {"num_multimask_outputs", m.num_multimask_outputs},
+        {"iou_head_depth", m.iou_head_depth},
+        {"iou_head_hidden_dim", m.iou_head_hidden_dim},
+        {"dynamic_multimask_via_stability", m.dynamic_multimask_via_stability},
+        {"dynamic_multimask_stability_delta", m.dynamic_multimask_stability_delta},
+        {"dynamic_multimask_stability_thresh", m.dynamic_multimask_stability_thresh}}},
+      {"num_maskmem", c.num_maskmem},
+      {"sigmoid_scale_for_mem_enc", c.sigmoid_scale_for_mem_enc},
+      {"sigmoid_bias_for_mem_enc", c.sigmoid_bias_for_mem_enc},
+      {"enable_occlusion_spatial_embedding", c.enable_occlusion_spatial_embedding},
+      {"multimask_output_in_sam", c.multimask_output_in_sam},
+      {"multimask_min_pt_num", c.multimask_min_pt_num},
+      {"multimask_max_pt_num", c.multimask_max_pt_num},
+      {"multimask_output_for_tracking", c.multimask_output_for_tracking},
+      {"max_object_pointers_in_encoder", c.max_object_pointers_in_encoder},
+      {"max_cond_frame_num", c.max_cond_frame_num},
+      {"enable_temporal_pos_encoding_for_object_pointers",
+       c.enable_temporal_pos_encoding_for_object_pointers},
+      {"memory_attention_hidden_size", c.memory_attention_hidden_size},
+      {"memory_attention_num_layers", c.memory_attention_num_layers},
+      {"memory_attention_num_attention_heads", c.memory_attention_num_attention_heads},
+      {"memory_attention_downsample_rate", c.memory_attention_downsample_rate},
+      {"memory_attention_feed_forward_hidden_size", c.memory_attention_feed_forward_hidden_size},
+      {"memory_attention_feed_forward_hidden_act", c.memory_attention_feed_forward_hidden_act},
+      {"memory_attention_rope_feat_sizes", c.memory_attention_rope_feat_sizes},
+      {"rope_parameters",
+       {{"rope_type", "default"}, {"rope_theta", c.memory_attention_rope_theta}}},
+      {"memory_encoder_hidden_size", c.memory_encoder_hidden_size},
+      {"memory_encoder_output_channels", c.memory_encoder_output_channels},
+      {"mask_downsampler_embed_dim", c.mask_downsampler_embed_dim},
+      {"mask_downsampler_kernel_size", c.mask_downsampler_kernel_size},
+      {"mask_downsampler_stride", c.mask_downsampler_stride},
+      {"mask_downsampler_padding", c.mask_downsampler_padding},
+      {"mask_downsampler_total_stride", c.mask_downsampler_total_stride},
+      {"mask_downsampler_hidden_act", c.mask_downsampler_hidden_act},
+      {"memory_fuser_num_layers", c.memory_fuser_num_layers},
+      {"memory_fuser_embed_dim", c.memory_fuser_embed_dim},
+      {"memory_fuser_intermediate_dim", c.memory_fuser_intermediate_dim},
+      {"memory_fuser_kernel_size", c.memory_fuser_kernel_size},
+      {"memory_fuser_padding", c.memory_fuser_padding},
+      {"memory_fuser_layer_scale_init_value", c.memory_fuser_layer_scale_init_value},
+      {"memory_fuser_hidden_act", c.memory_fuser_hidden_act}};
 }
 
 void video_json(const VideoConfig &c, json &out) {
@@ -557,8 +708,64 @@ void validate(const DetectorConfig &config) {
               std::to_string(kept_levels - 1) + ")");
 }
 
+void validate(const TrackerConfig &c, const DetectorConfig &detector) {
+  const std::string p = "tracker_config";
+  require_positive(c.prompt_encoder.patch_size, p + ".prompt_encoder_config.patch_size");
+  require(c.image_size == detector.vision.backbone.image_size &&
+              c.prompt_encoder.patch_size == detector.vision.backbone.patch_size,
+          p + ": image_size/patch_size (" + std::to_string(c.image_size) + "/" +
+              std::to_string(c.prompt_encoder.patch_size) +
+              ") must equal the detector's: the tracker reads the detector's ViT features (" +
+              std::to_string(detector.vision.backbone.image_size) + "/" +
+              std::to_string(detector.vision.backbone.patch_size) + ")");
+  // The tracker neck is a copy of the detector's and feeds the SAM heads at three scales.
+  require(detector.vision.scale_factors.size() >= 4,
+          p + ": the tracker needs four neck levels (x4, x2, x1 and the dropped x0.5)");
+  const int64_t hidden = c.prompt_encoder.hidden_size;
+  require(hidden == detector.vision.fpn_hidden_size,
+          p + ".prompt_encoder_config.hidden_size (" + std::to_string(hidden) +
+              ") must equal vision_config.fpn_hidden_size (" +
+              std::to_string(detector.vision.fpn_hidden_size) + ")");
+  require(c.mask_decoder.hidden_size == hidden && c.memory_attention_hidden_size == hidden &&
+              c.memory_encoder_hidden_size == hidden && c.mask_downsampler_embed_dim == hidden &&
+              c.memory_fuser_embed_dim == hidden,
+          p +
+              ": mask_decoder_config.hidden_size, memory_attention_hidden_size, "
+              "memory_encoder_hidden_size, mask_downsampler_embed_dim and memory_fuser_embed_dim "
+              "must all equal prompt_encoder_config.hidden_size (" +
+              std::to_string(hidden) + ")");
+  // conv_s0/conv_s1 narrow the x4/x2 levels to hidden/8 and hidden/4 channels.
+  require_divisible(hidden, 8, p + ".mask_decoder_config.hidden_size", "8");
+  require_attention(c.mask_decoder.hidden_size / c.mask_decoder.attention_downsample_rate,
+                    c.mask_decoder.num_attention_heads, p + ".mask_decoder_config");
+  require_attention(c.memory_attention_hidden_size, c.memory_attention_num_attention_heads,
+                    p + ".memory_attention");
+  require_divisible(c.memory_attention_hidden_size / c.memory_attention_num_attention_heads, 4,
+                    p + ".memory_attention head size", "4 (2-D RoPE pairs per axis)");
+  require_positive(c.memory_encoder_output_channels, p + ".memory_encoder_output_channels");
+  require_divisible(hidden, c.memory_encoder_output_channels, p + " hidden size",
+                    p + ".memory_encoder_output_channels (object pointers are split into "
+                        "memory-sized tokens)");
+  require(c.memory_attention_rope_feat_sizes.size() == 2 &&
+              c.memory_attention_rope_feat_sizes[0] == c.grid() &&
+              c.memory_attention_rope_feat_sizes[1] == c.grid(),
+          p + ".memory_attention_rope_feat_sizes must be [" + std::to_string(c.grid()) + ", " +
+              std::to_string(c.grid()) + "] (the feature grid)");
+  require(c.num_maskmem >= 1, p + ".num_maskmem must be at least 1");
+  require(c.max_cond_frame_num >= 1, p + ".max_cond_frame_num must be at least 1");
+  require(c.max_object_pointers_in_encoder >= 1,
+          p + ".max_object_pointers_in_encoder must be at least 1");
+  require_positive(c.mask_downsampler_stride, p + ".mask_downsampler_stride");
+  require_positive(c.memory_fuser_num_layers, p + ".memory_fuser_num_layers");
+  require_positive(c.memory_attention_num_layers, p + ".memory_attention_num_layers");
+  require_positive(c.mask_decoder.num_multimask_outputs,
+                   p + ".mask_decoder_config.num_multimask_outputs");
+}
+
 void validate(const ModelConfig &config) {
   validate(config.detector);
+  if (config.model_type == "sam3_video")
+    validate(config.tracker, config.detector);
   const VideoConfig &v = config.video;
   if (v.hotstart_delay > 0) {
     require(v.hotstart_unmatch_thresh <= v.hotstart_delay,
@@ -596,11 +803,8 @@ ModelConfig parse_config(const std::string &json_text, const std::string &source
         detector->fail("model_type", "must be \"sam3\", got \"" + detector_type + "\"");
       read_detector(*detector, config.detector);
     }
-    if (const json *tracker = top.find_nullable("tracker_config")) {
-      if (!tracker->is_object())
-        top.fail("tracker_config", "must be a JSON object, got " + type_name(*tracker));
-      config.tracker_config_json = tracker->dump();
-    }
+    if (auto tracker = top.child("tracker_config"))
+      read_tracker(*tracker, config.tracker);
     read_video(top, config.video);
   } else {
     top.fail("model_type",
@@ -627,15 +831,7 @@ std::string to_json(const ModelConfig &config) {
   } else if (config.model_type == "sam3_video") {
     out["model_type"] = "sam3_video";
     out["detector_config"] = detector_json(config.detector);
-    json tracker = json::object();
-    if (!config.tracker_config_json.empty()) {
-      try {
-        tracker = json::parse(config.tracker_config_json);
-      } catch (const json::exception &e) {
-        throw ConfigError(std::string("tracker_config_json is not valid JSON: ") + e.what());
-      }
-    }
-    out["tracker_config"] = tracker;
+    out["tracker_config"] = tracker_json(config.tracker, config.detector);
     video_json(config.video, out);
   } else {
     throw ConfigError("to_json: unknown model_type \"" + config.model_type + "\"");

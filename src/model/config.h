@@ -122,12 +122,85 @@ struct VideoConfig {
   double high_iou_thresh = 0.8;
 };
 
+// The SAM 2-style tracker (transformers' Sam3TrackerVideoConfig, the "tracker_config" of a
+// sam3_video release). Its image features come from the detector's ViT through a second neck.
+struct TrackerPromptEncoderConfig {
+  int64_t hidden_size = 256;
+  int64_t image_size = 1008;
+  int64_t patch_size = 14;
+  int64_t mask_input_channels = 16;
+  int64_t num_point_embeddings = 4;
+  std::string hidden_act = "gelu";
+  double layer_norm_eps = 1e-6;
+  double scale = 1.0;
+};
+
+struct TrackerMaskDecoderConfig {
+  int64_t hidden_size = 256;
+  std::string hidden_act = "gelu";
+  int64_t mlp_dim = 2048;
+  int64_t num_hidden_layers = 2;
+  int64_t num_attention_heads = 8;
+  int64_t attention_downsample_rate = 2;
+  int64_t num_multimask_outputs = 3;
+  int64_t iou_head_depth = 3;
+  int64_t iou_head_hidden_dim = 256;
+  bool dynamic_multimask_via_stability = true;
+  double dynamic_multimask_stability_delta = 0.05;
+  double dynamic_multimask_stability_thresh = 0.98;
+};
+
+struct TrackerConfig {
+  int64_t image_size = 1008;
+  TrackerPromptEncoderConfig prompt_encoder;
+  TrackerMaskDecoderConfig mask_decoder;
+  int64_t num_maskmem = 7;
+  double sigmoid_scale_for_mem_enc = 20.0;
+  double sigmoid_bias_for_mem_enc = -10.0;
+  bool enable_occlusion_spatial_embedding = true;
+  bool multimask_output_in_sam = true;
+  int64_t multimask_min_pt_num = 0;
+  int64_t multimask_max_pt_num = 1;
+  bool multimask_output_for_tracking = true;
+  int64_t max_object_pointers_in_encoder = 16;
+  int64_t max_cond_frame_num = 4;
+  bool enable_temporal_pos_encoding_for_object_pointers = true;
+  int64_t memory_attention_hidden_size = 256;
+  int64_t memory_attention_num_layers = 4;
+  int64_t memory_attention_num_attention_heads = 1;
+  int64_t memory_attention_downsample_rate = 1;
+  int64_t memory_attention_feed_forward_hidden_size = 2048;
+  std::string memory_attention_feed_forward_hidden_act = "relu";
+  std::vector<int64_t> memory_attention_rope_feat_sizes = {72, 72};
+  double memory_attention_rope_theta = 10000.0; // rope_parameters.rope_theta
+  int64_t memory_encoder_hidden_size = 256;
+  int64_t memory_encoder_output_channels = 64;
+  int64_t mask_downsampler_embed_dim = 256;
+  int64_t mask_downsampler_kernel_size = 3;
+  int64_t mask_downsampler_stride = 2;
+  int64_t mask_downsampler_padding = 1;
+  int64_t mask_downsampler_total_stride = 16;
+  std::string mask_downsampler_hidden_act = "gelu";
+  int64_t memory_fuser_num_layers = 2;
+  int64_t memory_fuser_embed_dim = 256;
+  int64_t memory_fuser_intermediate_dim = 1024;
+  int64_t memory_fuser_kernel_size = 7;
+  int64_t memory_fuser_padding = 3;
+  double memory_fuser_layer_scale_init_value = 1e-6;
+  std::string memory_fuser_hidden_act = "gelu";
+
+  // Side of the square image-feature grid the tracker works on (72 for the release).
+  int64_t grid() const { return image_size / prompt_encoder.patch_size; }
+  // Side of the low-resolution masks (288 for the release).
+  int64_t low_res_mask_size() const { return 4 * grid(); }
+};
+
 struct ModelConfig {
   // "sam3" (image model only) or "sam3_video" (detector + tracker wrapper).
   std::string model_type = "sam3_video";
   DetectorConfig detector;
-  // The tracker sub-config, kept verbatim as JSON text until the tracker reads it.
-  std::string tracker_config_json;
+  // Meaningful for "sam3_video" only.
+  TrackerConfig tracker;
   // Meaningful for "sam3_video" only.
   VideoConfig video;
 };
@@ -148,7 +221,9 @@ ModelConfig parse_config(const std::string &json_text, const std::string &source
 // Checks that the sizes fit together (the constraints of sam3-reference.md section 10);
 // throws ConfigError naming the violated constraint.
 void validate(const DetectorConfig &config);
-// The detector plus the video settings.
+// The tracker's sizes, and that they fit the detector's (image size, neck width).
+void validate(const TrackerConfig &tracker, const DetectorConfig &detector);
+// The detector plus, for sam3_video, the tracker and the video settings.
 void validate(const ModelConfig &config);
 
 // config.json text in the transformers layout, readable by parse_config and by transformers.

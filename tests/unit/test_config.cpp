@@ -45,8 +45,8 @@ ModelConfig tiny_config() {
   v.pretrain_image_size = 112;
   VisionConfig &vis = c.detector.vision;
   vis.fpn_hidden_size = 32;
-  vis.scale_factors = {2.0, 1.0, 0.5};
-  vis.backbone_feature_sizes = {{32, 32}, {16, 16}};
+  vis.scale_factors = {4.0, 2.0, 1.0, 0.5};
+  vis.backbone_feature_sizes = {{64, 64}, {32, 32}, {16, 16}};
   TextConfig &t = c.detector.text;
   t.vocab_size = 1000;
   t.hidden_size = 48;
@@ -86,7 +86,9 @@ ModelConfig tiny_config() {
   m.num_upsampling_stages = 2;
   m.num_attention_heads = 2;
   m.layer_norm_eps = 6e-6;
-  c.tracker_config_json = R"({"model_type":"sam3_tracker_video","num_maskmem":3})";
+  c.tracker.num_maskmem = 3;
+  c.tracker.mask_decoder.num_attention_heads = 2;
+  c.tracker.memory_attention_rope_theta = 5000.0;
   VideoConfig &w = c.video;
   w.low_res_mask_size = 64;
   w.score_threshold_detection = 0.25;
@@ -109,6 +111,15 @@ ModelConfig tiny_config() {
   w.recondition_every_nth_frame = 8;
   w.high_conf_thresh = 0.75;
   w.high_iou_thresh = 0.85;
+  // The tracker reads the detector's ViT features, so it shares the input size and width.
+  TrackerConfig &k = c.tracker;
+  k.prompt_encoder.hidden_size = k.mask_decoder.hidden_size = k.memory_attention_hidden_size =
+      k.memory_encoder_hidden_size = k.mask_downsampler_embed_dim = k.memory_fuser_embed_dim = 32;
+  k.memory_encoder_output_channels = 16;
+  c.tracker.image_size = v.image_size;
+  c.tracker.prompt_encoder.image_size = v.image_size;
+  c.tracker.memory_attention_rope_feat_sizes = {v.image_size / v.patch_size,
+                                                v.image_size / v.patch_size};
   return c;
 }
 
@@ -201,7 +212,9 @@ void expect_same(const VideoConfig &a, const VideoConfig &b) {
 TEST(Config, MissingKeysTakeTheOfficialDefaults) {
   const ModelConfig c = parse_config(R"({"model_type":"sam3_video"})", "config.json");
   EXPECT_EQ(c.model_type, "sam3_video");
-  EXPECT_TRUE(c.tracker_config_json.empty());
+  EXPECT_EQ(c.tracker.num_maskmem, 7);
+  EXPECT_EQ(c.tracker.grid(), 72);
+  EXPECT_EQ(c.tracker.low_res_mask_size(), 288);
   const VitConfig &v = c.detector.vision.backbone;
   EXPECT_EQ(v.hidden_size, 1024);
   EXPECT_EQ(v.intermediate_size, 4736);
@@ -279,9 +292,8 @@ TEST(Config, ParsesTheVideoWrapper) {
   EXPECT_EQ(c.video.hotstart_delay, 10);
   EXPECT_FALSE(c.video.recondition_on_trk_masks);
   EXPECT_EQ(c.video.det_nms_thresh, 0.3);
-  EXPECT_EQ(json::parse(c.tracker_config_json),
-            json::parse(R"({"model_type": "sam3_tracker_video", "num_maskmem": 7,
-                            "mask_decoder_config": {"hidden_size": 256}})"));
+  EXPECT_EQ(c.tracker.num_maskmem, 7);
+  EXPECT_EQ(c.tracker.mask_decoder.hidden_size, 256);
 }
 
 TEST(Config, ParsesTheImageOnlyForm) {
@@ -297,7 +309,37 @@ TEST(Config, ParsesTheImageOnlyForm) {
   EXPECT_EQ(c.detector.vision.backbone.patch_size, 16);
   EXPECT_EQ(c.detector.geometry_encoder.roi_size, 5);
   EXPECT_EQ(c.detector.detr_encoder.num_layers, 2);
-  EXPECT_TRUE(c.tracker_config_json.empty());
+}
+
+TEST(Config, ReadsTheTrackerConfig) {
+  const ModelConfig c = parse_config(R"({"model_type":"sam3_video",
+      "tracker_config": {"vision_config": {"backbone_config": {"image_size": 112}},
+                         "rope_parameters": {"rope_theta": 100.0},
+                         "memory_encoder_output_channels": 16,
+                         "mask_decoder_config": {"num_multimask_outputs": 2}}})",
+                                     "config.json");
+  EXPECT_EQ(c.tracker.image_size, 112);
+  EXPECT_EQ(c.tracker.prompt_encoder.image_size, 112);
+  EXPECT_EQ(c.tracker.grid(), 8);
+  EXPECT_EQ(c.tracker.memory_attention_rope_theta, 100.0);
+  EXPECT_EQ(c.tracker.memory_encoder_output_channels, 16);
+  EXPECT_EQ(c.tracker.mask_decoder.num_multimask_outputs, 2);
+  EXPECT_THROW(parse_config(R"({"model_type":"sam3_video","tracker_config":{"num_maskmem":"7"}})",
+                            "config.json"),
+               ConfigError);
+}
+
+TEST(Config, TrackerMustFitTheDetector) {
+  ModelConfig c = parse_config(R"({"model_type":"sam3_video"})", "config.json");
+  EXPECT_NO_THROW(validate(c));
+  c.tracker.image_size = 1024;
+  EXPECT_THROW(validate(c), ConfigError);
+  c = parse_config(R"({"model_type":"sam3_video"})", "config.json");
+  c.tracker.memory_encoder_output_channels = 48;
+  EXPECT_THROW(validate(c), ConfigError);
+  c = parse_config(R"({"model_type":"sam3_video"})", "config.json");
+  c.tracker.memory_attention_rope_feat_sizes = {64, 64};
+  EXPECT_THROW(validate(c), ConfigError);
 }
 
 TEST(Config, FormIsInferredWhenModelTypeIsMissing) {
@@ -320,7 +362,9 @@ TEST(Config, RoundTripsThroughToJson) {
   EXPECT_EQ(back.model_type, "sam3_video");
   expect_same(back.detector, tiny.detector);
   expect_same(back.video, tiny.video);
-  EXPECT_EQ(json::parse(back.tracker_config_json), json::parse(tiny.tracker_config_json));
+  EXPECT_EQ(back.tracker.num_maskmem, 3);
+  EXPECT_EQ(back.tracker.mask_decoder.num_attention_heads, 2);
+  EXPECT_EQ(back.tracker.memory_attention_rope_theta, 5000.0);
   EXPECT_EQ(to_json(back), text);
 
   // The transformers layout: sub-configs nested and typed.
@@ -455,13 +499,13 @@ TEST(Config, EachViolatedConstraintIsNamed) {
        },
        "scale_factors must be in decreasing order"},
       {[](DetectorConfig &c) {
-         c.vision.backbone_feature_sizes = {{32, 32}, {16, 15}};
+         c.vision.backbone_feature_sizes = {{64, 64}, {32, 31}};
        },
-       "backbone_feature_sizes level 1 must be [16, 16]"},
+       "backbone_feature_sizes level 1 must be [32, 32]"},
       {[](DetectorConfig &c) {
-         c.vision.backbone_feature_sizes = {{32, 32}, {16, 16}, {8, 8}, {4, 4}};
+         c.vision.backbone_feature_sizes = {{64, 64}, {32, 32}, {16, 16}, {8, 8}, {4, 4}};
        },
-       "backbone_feature_sizes has 4 levels but vision_config.scale_factors only 3"},
+       "backbone_feature_sizes has 5 levels but vision_config.scale_factors only 4"},
       {[](DetectorConfig &c) {
          c.vision.fpn_hidden_size = 30;
          c.geometry_encoder.hidden_size = c.detr_encoder.hidden_size = c.detr_decoder.hidden_size =
@@ -498,7 +542,7 @@ TEST(Config, EachViolatedConstraintIsNamed) {
        },
        "mask_decoder_config.hidden_size (36) must be divisible by 8"},
       {[](DetectorConfig &c) { c.mask_decoder.num_upsampling_stages = 0; },
-       "num_upsampling_stages (0) must be at least the number of kept FPN levels minus one (1)"},
+       "num_upsampling_stages (0) must be at least the number of kept FPN levels minus one (2)"},
   };
   for (const auto &[mutate, expected] : cases) {
     DetectorConfig c = tiny_config().detector;
