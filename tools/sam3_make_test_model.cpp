@@ -1,4 +1,4 @@
-// sam3-make-test-model [--preset tiny|full] [--seed N] [--bpe FILE] OUT_DIR
+// sam3-make-test-model [--preset tiny|tiny-video|full] [--seed N] [--bpe FILE] OUT_DIR
 //
 // Writes a SAM 3 model folder with seeded random weights (config.json, model.safetensors,
 // vocab.json, merges.txt), so tests and demos run without the gated real weights.
@@ -13,9 +13,11 @@ namespace {
 int usage(const char *argv0, const std::string &why) {
   if (!why.empty())
     std::cerr << argv0 << ": " << why << "\n";
-  std::cerr << "usage: " << argv0 << " [--preset tiny|full] [--seed N] [--bpe FILE] OUT_DIR\n"
-            << "  --preset  tiny (default; a few MB, milliseconds per frame on a CPU) or full\n"
-            << "            (the official SAM 3 sizes, 3.4 GB)\n"
+  std::cerr << "usage: " << argv0
+            << " [--preset tiny|tiny-video|full] [--seed N] [--bpe FILE] OUT_DIR\n"
+            << "  --preset  tiny (default; a few MB, milliseconds per frame on a CPU), tiny-video\n"
+            << "            (tiny plus the video tracker: a sam3_video release) or full (the\n"
+            << "            official SAM 3 image model sizes, 3.4 GB)\n"
             << "  --seed    random seed of the weights (default 0)\n"
             << "  --bpe     CLIP's bpe_simple_vocab_16e6.txt.gz for the real tokenizer; without\n"
             << "            it a byte-level vocabulary is written\n"
@@ -56,10 +58,12 @@ int main(int argc, char **argv) {
   }
   if (out.empty())
     return usage(argv[0], "no output folder given");
-  if (preset != "tiny" && preset != "full")
-    return usage(argv[0], "unknown preset \"" + preset + "\" (tiny or full)");
+  if (preset != "tiny" && preset != "tiny-video" && preset != "full")
+    return usage(argv[0], "unknown preset \"" + preset + "\" (tiny, tiny-video or full)");
   try {
-    const auto config = preset == "tiny" ? sam3::tiny_test_config() : sam3::full_test_config();
+    const auto config = preset == "tiny"         ? sam3::tiny_test_config()
+                        : preset == "tiny-video" ? sam3::tiny_video_test_config()
+                                                 : sam3::full_test_config();
     sam3::write_test_model(out, config, seed, bpe);
   } catch (const std::exception &e) {
     std::cerr << argv[0] << ": " << e.what() << "\n";

@@ -142,9 +142,34 @@ std::shared_ptr<Model> Model::load(const std::string &path, torch::Device device
   load_weights(*model->detector_, file, prefix);
   model->detector_->eval();
   model->detector_->to(device, precision_dtype(precision));
+  if (model->config_.model_type == "sam3_video") {
+    validate(model->config_.tracker, model->config_.detector);
+    model->tracker_neck_ = VisionNeck(model->config_.detector.vision);
+    load_weights(*model->tracker_neck_, file, "tracker_neck.");
+    model->tracker_neck_->eval();
+    model->tracker_neck_->to(device, precision_dtype(precision));
+    model->tracker_ = TrackerModel(model->config_.tracker);
+    load_weights(*model->tracker_, file, "tracker_model.");
+    model->tracker_->eval();
+    model->tracker_->to(device, precision_dtype(precision));
+  }
   model->device_ = device;
   model->precision_ = precision;
   return model;
+}
+
+TrackerModel &Model::tracker() {
+  if (!tracker_)
+    throw std::logic_error(files_.dir + ": an image-only (\"sam3\") model has no tracker; "
+                                        "video tracking needs a \"sam3_video\" release");
+  return tracker_;
+}
+
+VisionNeck &Model::tracker_neck() {
+  if (!tracker_neck_)
+    throw std::logic_error(files_.dir + ": an image-only (\"sam3\") model has no tracker neck; "
+                                        "video tracking needs a \"sam3_video\" release");
+  return tracker_neck_;
 }
 
 TextFeatures Model::text_features(const std::string &text) {

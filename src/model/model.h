@@ -6,6 +6,8 @@
 #include "detector/detector.h"
 #include "model/config.h"
 #include "text/tokenizer.h"
+#include "tracker/tracker_model.h"
+#include "vision/neck.h"
 
 #include <torch/torch.h>
 
@@ -48,6 +50,11 @@ public:
   const ModelFiles &files() const { return files_; }
   const Tokenizer &tokenizer() const { return *tokenizer_; }
   Detector &detector() { return detector_; }
+  // The SAM 2-style tracker and its neck: present for a "sam3_video" release only; the
+  // accessors throw std::logic_error on an image-only model.
+  bool has_tracker() const { return static_cast<bool>(tracker_); }
+  TrackerModel &tracker();
+  VisionNeck &tracker_neck();
   torch::Device device() const { return device_; }
   Precision precision() const { return precision_; }
   torch::ScalarType dtype() const { return precision_dtype(precision_); }
@@ -67,6 +74,8 @@ private:
   ModelFiles files_;
   std::unique_ptr<Tokenizer> tokenizer_;
   Detector detector_{nullptr};
+  TrackerModel tracker_{nullptr};
+  VisionNeck tracker_neck_{nullptr};
   torch::Device device_{torch::kCPU};
   Precision precision_ = Precision::kFloat32;
   std::mutex text_mutex_;

@@ -4,6 +4,8 @@
 #include "io/safetensors.h"
 #include "model/weights.h"
 #include "text/tokenizer.h"
+#include "tracker/tracker_model.h"
+#include "vision/neck.h"
 
 #include <sys/stat.h>
 
@@ -104,14 +106,60 @@ ModelConfig tiny_test_config() {
   return c;
 }
 
+ModelConfig tiny_video_test_config() {
+  ModelConfig c = tiny_test_config();
+  c.model_type = "sam3_video";
+  TrackerConfig &t = c.tracker;
+  t.image_size = c.detector.vision.backbone.image_size;
+  t.prompt_encoder.image_size = t.image_size;
+  t.prompt_encoder.patch_size = c.detector.vision.backbone.patch_size;
+  t.prompt_encoder.hidden_size = 32;
+  t.prompt_encoder.mask_input_channels = 8;
+  t.mask_decoder.hidden_size = 32;
+  t.mask_decoder.mlp_dim = 64;
+  t.mask_decoder.num_attention_heads = 4;
+  t.mask_decoder.iou_head_hidden_dim = 32;
+  t.memory_attention_hidden_size = 32;
+  t.memory_attention_num_layers = 2;
+  t.memory_attention_feed_forward_hidden_size = 64;
+  t.memory_attention_rope_feat_sizes = {t.grid(), t.grid()};
+  t.memory_encoder_hidden_size = 32;
+  t.memory_encoder_output_channels = 16;
+  t.mask_downsampler_embed_dim = 32;
+  t.memory_fuser_embed_dim = 32;
+  t.memory_fuser_intermediate_dim = 64;
+  return c;
+}
+
 void write_test_model(const std::string &dir, const ModelConfig &config, uint64_t seed,
                       const std::string &bpe_gz) {
   validate(config.detector);
   make_dirs(dir);
   Detector detector(config.detector);
   randomise(*detector, seed);
-  const std::string prefix = config.model_type == "sam3_video" ? "detector_model." : "";
-  write_safetensors(dir + "/model.safetensors", state_dict(*detector, prefix),
+  const bool video = config.model_type == "sam3_video";
+  auto tensors = state_dict(*detector, video ? "detector_model." : "");
+  if (video) {
+    validate(config.tracker, config.detector);
+    VisionNeck tracker_neck(config.detector.vision);
+    randomise(*tracker_neck, seed + 1);
+    TrackerModel tracker(config.tracker);
+    randomise(*tracker, seed + 2);
+    {
+      // The Fourier matrix is a buffer (randomise leaves it alone); transformers' conversion
+      // gives the prompt encoder and the image embedding the same one.
+      torch::NoGradGuard no_grad;
+      auto gen = at::detail::createCPUGenerator(seed + 3);
+      const auto &pe = tracker->shared_image_embedding->positional_embedding;
+      pe.copy_(at::normal(0.0, config.tracker.prompt_encoder.scale, pe.sizes(), gen));
+      tracker->prompt_encoder->shared_embedding->positional_embedding.copy_(pe);
+    }
+    for (auto &t : state_dict(*tracker_neck, "tracker_neck."))
+      tensors.push_back(std::move(t));
+    for (auto &t : state_dict(*tracker, "tracker_model."))
+      tensors.push_back(std::move(t));
+  }
+  write_safetensors(dir + "/model.safetensors", tensors,
                     {{"format", "pt"},
                      {"generator", "gst-sam3 sam3-make-test-model"},
                      {"seed", std::to_string(seed)}});

@@ -15,6 +15,9 @@ ModelConfig full_test_config();
 // A few-MB model that runs a frame in milliseconds on a CPU: every block present, every
 // size shrunk (112 x 112 input, 8 x 8 patch grid, width 32), real tokenizer vocabulary size.
 ModelConfig tiny_test_config();
+// tiny_test_config as a sam3_video release, with a tracker of the same width (grid 8,
+// 32x32 low-resolution masks, 16-channel memories).
+ModelConfig tiny_video_test_config();
 
 // Writes config.json, model.safetensors (seeded random weights, transformers names) and a
 // tokenizer (vocab.json + merges.txt) into `dir` (created if needed). The tokenizer is CLIP's

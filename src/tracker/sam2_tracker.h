@@ -1,0 +1,154 @@
+// The SAM 2-style memory-bank tracker of SAM 3 (the original's Sam3TrackerBase and
+// Sam3TrackerPredictor as the video model drives them, transformers' Sam3TrackerVideoModel):
+// per-object memory banks, the memory selection of the video model, and the per-frame step of
+// tracker/tracker_model.h, batched over objects.
+//
+// Batching: objects born on the same frame form a cohort (the reference's tracker state); the
+// memory-selection score of a frame is the mean over the cohort (the reference's
+// eff_iou_score). On each frame, objects whose selected memories are the same frames at the
+// same temporal positions run as one batch -- bit-for-bit what each would give alone, since
+// every operation of the step is per object.
+//
+// Memory bound: after every change the bank drops what no later frame can read (frames only
+// get newer, and selection only ever looks further back past newer frames):
+//   - conditioning frames: the newest max_cond_frame_num (older ones only while, without
+//     memory selection, they still fall inside the previous-frame windows below);
+//   - tracked frames with memory selection: the newest one, plus the newest
+//     max_object_pointers_in_encoder - 1 whose score passes mf_threshold; only the newest
+//     num_maskmem - 1 of these keep their memory features, the others just the pointer;
+//   - tracked frames without it: the last max_object_pointers_in_encoder - 1 frames, the
+//     last num_maskmem - 1 with features.
+// So an object holds at most (max_cond_frame_num + num_maskmem) memory maps (mem x g x g,
+// bf16) and (max_cond_frame_num + max_object_pointers_in_encoder) pointers, whatever the
+// stream length: for the release 11 x 0.63 MiB + 20 x 1 KiB per object.
+//
+// Deviations from the reference, by design of the streaming loop: a reconditioned object
+// becomes a conditioning frame for itself only (the reference turns the frame into a
+// conditioning frame of its whole cohort), and a frame's selection score is fixed when the
+// frame is tracked (the reference recomputes it when an object of the cohort is removed).
+#pragma once
+
+#include "tracker/tracker_model.h"
+#include "video/object_tracker.h"
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace sam3 {
+
+struct MemorySelectionConfig {
+  int64_t num_maskmem = 7;
+  int64_t max_cond_frame_num = 4; // -1: no limit
+  int64_t max_object_pointers = 16;
+  bool use_memory_selection = true;
+  double mf_threshold = 0.01;
+};
+
+// The memories one frame reads.
+struct MemorySelection {
+  // Conditioning frames read with temporal position 0, in the reference's order (closest
+  // before, closest after, then by distance; all of them in age order when within the limit).
+  std::vector<int64_t> conditioning;
+  // (frame, temporal position 1..num_maskmem-1; the newest frame has the highest).
+  std::vector<std::pair<int64_t, int64_t>> previous;
+  // (frame, temporal offset) of the object pointers: the conditioning ones first.
+  std::vector<std::pair<int64_t, int64_t>> pointers;
+
+  bool operator==(const MemorySelection &other) const;
+  bool operator<(const MemorySelection &other) const;
+};
+
+// Which memories `frame` reads (the reference's _prepare_memory_conditioned_features with
+// select_closest_cond_frames and, with use_memory_selection, frame_filter): `conditioning`
+// the object's conditioning frames, `tracked` its other frames with their selection scores.
+MemorySelection select_memory(int64_t frame, const std::vector<int64_t> &conditioning,
+                              const std::map<int64_t, float> &tracked,
+                              const MemorySelectionConfig &config);
+
+// What a bank must keep so that every frame after `last_frame` reads exactly what it would
+// with nothing dropped (the bound in the header comment).
+struct MemoryRetention {
+  std::set<int64_t> conditioning;   // conditioning frames to keep
+  std::set<int64_t> tracked;        // tracked frames to keep (pointer at least)
+  std::set<int64_t> tracked_memory; // those of them that keep their memory features
+};
+MemoryRetention retained_memory(int64_t last_frame, const std::vector<int64_t> &conditioning,
+                                const std::map<int64_t, float> &tracked,
+                                const MemorySelectionConfig &config);
+
+// The reference's per-object contribution to a frame's selection score (cal_mem_score before
+// the mean over the cohort): (2 sigmoid(s) - 1 if s > 0 else 0) * predicted IoU.
+float selection_score(float object_score_logit, float iou_score);
+
+struct Sam2TrackerOptions {
+  bool use_memory_selection = true; // the video model's "temporal disambiguation"
+  double mf_threshold = 0.01;
+};
+
+class Sam2Tracker : public ObjectTracker {
+public:
+  // Frames come from make_tracker_frame (tracker/tracker_features.h) with the same model.
+  explicit Sam2Tracker(TrackerModel model, Sam2TrackerOptions options = {});
+
+  int64_t mask_size() const override;
+  std::vector<TrackerPrediction> propagate(const TrackerFrame &frame) override;
+  void add_object(int64_t object_id, const TrackerFrame &frame,
+                  const torch::Tensor &mask_logits) override;
+  TrackerPrediction add_prompt(int64_t object_id, const TrackerFrame &frame,
+                               const torch::Tensor &points, const torch::Tensor &labels,
+                               const torch::Tensor &box) override;
+  void recondition(int64_t object_id, const TrackerFrame &frame,
+                   const torch::Tensor &mask_logits) override;
+  void encode_memories(const TrackerFrame &frame, const std::vector<int64_t> &object_ids,
+                       const torch::Tensor &mask_logits,
+                       const torch::Tensor &object_score_logits) override;
+  void remove_object(int64_t object_id) override;
+  void reset() override;
+  std::vector<int64_t> object_ids() const override;
+  int64_t memory_bytes() const override;
+
+  const MemorySelectionConfig &selection_config() const { return selection_; }
+
+private:
+  struct MemoryEntry {
+    torch::Tensor maskmem; // (mem, g, g) bf16; undefined once no later frame reads it
+    torch::Tensor pointer; // (C)
+    float object_score = 0.f;
+    float iou = 0.f;
+    float selection_score = 0.f; // the cohort's mean on this frame
+  };
+  struct TrackedObject {
+    int64_t id = -1;
+    int64_t cohort = -1; // the frame the object was born on
+    std::map<int64_t, MemoryEntry> conditioning;
+    std::map<int64_t, MemoryEntry> tracked;
+  };
+
+  TrackedObject *find(int64_t object_id);
+  TrackedObject &get(int64_t object_id);
+  void check_frame(const TrackerFrame &frame, bool new_frame) const;
+  MemorySelection selection_for(const TrackedObject &object, int64_t frame) const;
+  // Memory-conditioned features for objects sharing one selection (or, with nothing to
+  // read, the features plus no_memory_embedding).
+  torch::Tensor conditioned_features(const TrackerFrame &frame,
+                                     const std::vector<const TrackedObject *> &objects,
+                                     const MemorySelection &selection);
+  torch::Tensor binary_input_mask(const torch::Tensor &mask_logits) const;
+  void store_memory(const TrackerFrame &frame, std::vector<MemoryEntry *> entries,
+                    const torch::Tensor &mask_logits, const torch::Tensor &object_score_logits,
+                    bool binarize);
+  void trim(TrackedObject &object);
+
+  TrackerModel model_;
+  MemorySelectionConfig selection_;
+  std::vector<TrackedObject> objects_;
+  torch::Tensor maskmem_pos_; // (1, mem, g, g): the same for every frame and object
+  int64_t last_frame_ = -1;
+};
+
+} // namespace sam3
