@@ -1,0 +1,177 @@
+// SAM 3's video loop (sam3-reference.md section 8; the official sam3_video_base.py
+// _det_track_one_frame and sam3_video_inference.py propagate_in_video): per frame it
+// propagates every object with the tracker, associates the detector's masks with the tracks by
+// mask IoU, births and removes tracks (hotstart, duplicates, object limit), reconditions
+// confident tracks, suppresses the more recently occluded of two overlapping tracks, writes
+// the tracker memory and produces the frame's non-overlapping masks. It knows the tracker
+// only through ObjectTracker, and nothing of GStreamer.
+//
+// Departures from the reference, each for streaming:
+// - Output delay is a choice (TrackOptions::output_delay). With 0 (live), an object removed
+//   by the hotstart rules is shown on the frames before its removal; with a delay of at least
+//   hotstart_delay, such objects never appear, as in the reference.
+// - Bookkeeping only keeps what the rules can still read: the reference's unmatched-frame and
+//   duplicate-overlap frame lists become counts, a duplicate pair is dropped once its younger
+//   object leaves its hotstart window, removed ids are not remembered (their held-back
+//   outputs are purged at removal instead). Nothing grows with the stream length.
+// - Optionally (TrackOptions::max_lost_frames) a track that has lost its detections for long
+//   is removed; the reference tracks it until the video ends.
+// - Several prompts: a detection only associates with tracks of its own label, and the
+//   detection NMS (when the loop applies it) is per label.
+// - TrackedObject::score is the probability of the detection that created the object or last
+//   matched it (IoU >= trk_assoc_iou_thresh); the reference keeps the creation score.
+#pragma once
+
+#include "model/config.h"
+#include "video/object_tracker.h"
+
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace sam3 {
+
+// The detector's output on one frame. D may be 0 (mask_logits and scores may then be
+// undefined). Masks of another side than the tracker's S are resized (bilinear) to S.
+struct FrameDetections {
+  torch::Tensor mask_logits;   // (D, S, S) float
+  torch::Tensor scores;        // (D) probabilities
+  std::vector<int64_t> labels; // prompt index of each detection
+  // false: the detector did not run on this frame (detection interval, QoS), so the frame
+  // only propagates: no births, and the frame counts neither for nor against any track.
+  bool detector_ran = true;
+};
+
+struct TrackOptions {
+  VideoConfig video;
+  // Frames the output is held back so that the hotstart rules can retract young objects:
+  // 0 = live; video.hotstart_delay = the reference's behaviour.
+  int64_t output_delay = 0;
+  // Most objects tracked at once; < 0 means video.max_num_objects.
+  int64_t max_objects = -1;
+  // true: keep detections with probability > score_threshold_detection, then mask-IoU NMS at
+  // det_nms_thresh (per label). false: the caller already did both.
+  bool apply_detection_threshold_and_nms = true;
+  // > 0: remove a detector-born track after this many consecutive frames on which no detection
+  // of its label matched it (IoU >= trk_assoc_iou_thresh; empty masks count), so that objects
+  // that left the scene of an endless stream are dropped. 0 = never, as the reference (which
+  // tracks them until the video ends).
+  int64_t max_lost_frames = 0;
+};
+
+struct TrackedObject {
+  int64_t object_id = -1;
+  int64_t label = 0;
+  float score = 0.f; // detection probability that created / last matched it
+  float tracker_probability =
+      0.f;                    // sigmoid of the tracker's object score (detection prob when new)
+  torch::Tensor mask_logits;  // (S, S) final, non-overlapping, on the tracker's device
+  std::array<float, 4> box{}; // normalised xyxy (pixel edges) of the mask before non-overlap
+  bool is_new = false;        // born on this frame
+};
+
+struct FrameTracks {
+  int64_t frame_index = 0;
+  std::vector<TrackedObject> objects; // ascending object_id; empty masks are left out
+};
+
+class TrackingLoop {
+public:
+  // Throws std::invalid_argument for a null tracker or a negative output_delay.
+  TrackingLoop(TrackOptions options, std::shared_ptr<ObjectTracker> tracker);
+
+  // One frame: propagate, associate, birth/hotstart/keep-alive, recondition every nth frame,
+  // occlusion suppression, memory update, new objects. Returns the frames whose output is final
+  // now: with output_delay 0 exactly this frame; with a delay d, frame k comes back from the
+  // call for frame k + d (nothing before). frame.index must increase strictly; detections must
+  // be consistent (sizes, labels) -- std::invalid_argument otherwise.
+  std::vector<FrameTracks> process(const TrackerFrame &frame, const FrameDetections &detections);
+
+  // End of stream: the frames still held back, oldest first.
+  std::vector<FrameTracks> flush();
+
+  // Flush/seek: forgets every object (tracker included) and the held-back frames (call flush()
+  // first to keep them). Object ids keep counting: an id is never reused by one TrackingLoop,
+  // so downstream never confuses an object after a seek with one before.
+  void reset();
+
+  // Interactive (the reference's video API). `frame` is the frame last given to process() (or
+  // the first frame, before any); points (P, 2) / box (4,) normalised, labels (P,) int64 (1 =
+  // positive). The new object is never removed by the hotstart rules, gets score 1, and shows
+  // in this frame's output if that frame is still held back, else from the next frame on.
+  // Returns its id.
+  int64_t add_object(const TrackerFrame &frame, torch::Tensor points, torch::Tensor labels,
+                     torch::Tensor box, int64_t label);
+  // Adds clicks to an existing object on `frame` (std::invalid_argument for an unknown id).
+  void refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
+                     torch::Tensor labels);
+  // Forgets the object, also in the held-back frames (std::invalid_argument for an unknown id).
+  void remove_object(int64_t object_id);
+
+  size_t num_objects() const;
+  std::vector<int64_t> object_ids() const;
+  // Entries in the per-object bookkeeping (tracks, unmatched-frame lists, duplicate-overlap
+  // pairs and their frame lists): bounded by the live objects times the hotstart window.
+  size_t bookkeeping_size() const;
+  // Frames processed but not yet returned.
+  size_t frames_held() const;
+
+private:
+  struct Track {
+    int64_t label = 0;
+    int64_t first_frame = 0;
+    float score = 0.f;
+    int64_t keep_alive = 0;
+    bool interactive = false;
+    bool ever_unmatched = false; // keep-alive suppression applies only then (as the reference)
+    int64_t lost_frames = 0;     // consecutive frames without a matching detection
+    int64_t unmatched_in_hotstart = 0;
+    // Frame this object was last occluded (empty mask) or suppressed; unset until the first
+    // frame on which it was tracked, as in the reference.
+    std::optional<int64_t> last_occluded;
+  };
+  struct HeldObject {
+    int64_t object_id;
+    int64_t label;
+    float score;
+    float tracker_probability;
+    torch::Tensor mask_logits;
+    bool is_new;
+  };
+  struct HeldFrame {
+    int64_t frame_index;
+    std::vector<HeldObject> objects;
+  };
+
+  bool within_hotstart(const Track &track, int64_t frame_index) const;
+  struct Association;
+  Association associate(const torch::Tensor &det_masks, const std::vector<float> &det_scores,
+                        const std::vector<int64_t> &det_labels, const torch::Tensor &trk_masks,
+                        const std::vector<int64_t> &track_ids) const;
+  std::vector<int64_t> update_hotstart(int64_t frame_index, const std::vector<int64_t> &track_ids,
+                                       const Association &association,
+                                       std::vector<int64_t> &suppressed);
+  void trim_bookkeeping(int64_t frame_index);
+  void forget(int64_t object_id);
+  FrameTracks finalise(HeldFrame held) const;
+  std::vector<FrameTracks> release(bool all);
+
+  TrackOptions options_;
+  std::shared_ptr<ObjectTracker> tracker_;
+  std::map<int64_t, Track> tracks_;
+  // (older object, younger object) -> frames on which one detection matched both, counted
+  // while the younger one is inside its hotstart window.
+  std::map<std::pair<int64_t, int64_t>, int64_t> overlap_frames_;
+  std::deque<HeldFrame> held_;
+  int64_t next_object_id_ = 0;
+  std::optional<int64_t> last_frame_;
+};
+
+} // namespace sam3
