@@ -24,7 +24,9 @@
 #include "gstsam3detect.h"
 
 #include "gstsam3features.h"
+#include "gstsam3masks.h"
 #include "gstsam3meta.h"
+#include "gstsam3rgb.h"
 
 #include "image/image_predictor.h"
 #include "image/prompts.h"
@@ -84,7 +86,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
 struct Sam3DetectState {
   std::shared_ptr<sam3::Model> model;
   std::unique_ptr<sam3::ImagePredictor> predictor;
-  std::vector<guint8> rgb;
 };
 
 struct _GstSam3Detect {
@@ -112,8 +113,7 @@ struct _GstSam3Detect {
 
   /* streaming thread only */
   GstVideoInfo info;
-  GstVideoInfo rgb_info;
-  GstVideoConverter *converter;
+  Sam3RgbConverter *converter;
   guint64 frame_number;
   Sam3DetectState *state;
 };
@@ -320,10 +320,7 @@ static gboolean gst_sam3_detect_stop(GstBaseTransform *trans) {
   GstSam3Detect *self = GST_SAM3_DETECT(trans);
   delete self->state;
   self->state = NULL;
-  if (self->converter) {
-    gst_video_converter_free(self->converter);
-    self->converter = NULL;
-  }
+  self->converter->reset();
   return TRUE;
 }
 
@@ -336,23 +333,8 @@ static gboolean gst_sam3_detect_set_caps(GstBaseTransform *trans, GstCaps *incap
                       ("cannot parse %" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  if (self->converter)
-    gst_video_converter_free(self->converter);
   self->info = info;
-  gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(&info),
-                            GST_VIDEO_INFO_HEIGHT(&info));
-  /* The converter refuses to change the frame rate or interlacing, even nominally. */
-  GST_VIDEO_INFO_FPS_N(&self->rgb_info) = GST_VIDEO_INFO_FPS_N(&info);
-  GST_VIDEO_INFO_FPS_D(&self->rgb_info) = GST_VIDEO_INFO_FPS_D(&info);
-  GST_VIDEO_INFO_INTERLACE_MODE(&self->rgb_info) = GST_VIDEO_INFO_INTERLACE_MODE(&info);
-  /* Same size, so the converter only changes the pixel format: the resize to the model's
-   * input runs in libsam3 exactly as the reference does it. */
-  self->converter = gst_video_converter_new(
-      &self->info, &self->rgb_info,
-      gst_structure_new("options", GST_VIDEO_CONVERTER_OPT_DITHER_METHOD,
-                        GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE,
-                        GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1, NULL));
-  if (!self->converter) {
+  if (!self->converter->configure(info)) {
     GST_ELEMENT_ERROR(
         self, CORE, NEGOTIATION,
         ("Cannot convert %s to RGB", gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info))),
@@ -439,18 +421,6 @@ static gboolean gst_sam3_detect_is_late(GstSam3Detect *self, GstBuffer *buf) {
   return late;
 }
 
-/* Mask probabilities are stored so that 128 falls exactly on mask-threshold: binary
- * renderings of the meta (threshold 128) then honour the property, and the alpha values
- * stay monotonic in the probability. */
-static guint8 mask_value(float p, float threshold) {
-  float v;
-  if (p <= threshold)
-    v = threshold > 0 ? 127.5f * p / threshold : 127.5f;
-  else
-    v = threshold < 1 ? 127.5f + 127.5f * (p - threshold) / (1 - threshold) : 255.f;
-  return (guint8)std::clamp(std::lround(v), 0L, 255L);
-}
-
 static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 frame,
                                    const std::vector<std::string> &prompts,
                                    const sam3::EncodedImage &image,
@@ -465,6 +435,14 @@ static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 
     features->backbone = image.vision.backbone;
     features->frame_width = W;
     features->frame_height = H;
+    std::vector<torch::Tensor> logits;
+    for (const auto &inst : instances)
+      logits.push_back(inst.mask_logits);
+    if (!logits.empty())
+      features->detection_logits = torch::stack(logits);
+    else /* the detector's masks have the resolution of the finest neck level */
+      features->detection_logits =
+          torch::empty({0, image.vision.fpn[0].size(-2), image.vision.fpn[0].size(-1)});
     gst_sam3_features_attach(meta, features);
   }
   for (const auto &p : prompts)
@@ -474,20 +452,7 @@ static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 
         meta, prompts[inst.prompt_index].c_str(), inst.prompt_index, inst.score, inst.x0, inst.y0,
         inst.x1 - inst.x0, inst.y1 - inst.y0);
     out->provenance = GST_SAM3_PROVENANCE_DETECTED;
-    const gint x0 = std::clamp((gint)std::floor(inst.x0), 0, W);
-    const gint y0 = std::clamp((gint)std::floor(inst.y0), 0, H);
-    const gint x1 = std::clamp((gint)std::ceil(inst.x1), 0, W);
-    const gint y1 = std::clamp((gint)std::ceil(inst.y1), 0, H);
-    if (x1 <= x0 || y1 <= y0)
-      continue;
-    auto probs =
-        sam3::mask_probabilities(inst.mask_logits, W, H, x0, y0, x1 - x0, y1 - y0).contiguous();
-    const float *p = probs.data_ptr<float>();
-    std::vector<guint8> bytes(probs.numel());
-    for (size_t i = 0; i < bytes.size(); ++i)
-      bytes[i] = mask_value(p[i], mask_threshold);
-    GstVideoRectangle rect = {x0, y0, x1 - x0, y1 - y0};
-    gst_sam3_instance_set_mask_data(out, bytes.data(), x1 - x0, y1 - y0, x1 - x0, &rect);
+    gst_sam3_instance_set_mask_from_logits(out, inst.mask_logits, W, H, mask_threshold);
   }
   gst_sam3_meta_attach_roi_metas(meta, buf);
 }
@@ -519,22 +484,11 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
     return GST_FLOW_OK;
   }
 
-  const gint W = GST_VIDEO_INFO_WIDTH(&self->info), H = GST_VIDEO_INFO_HEIGHT(&self->info);
-  GstVideoFrame in_frame, rgb_frame;
-  if (!gst_video_frame_map(&in_frame, &self->info, buf, GST_MAP_READ)) {
+  const torch::Tensor image = self->converter->convert(buf);
+  if (!image.defined()) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot map the video frame"), (NULL));
     return GST_FLOW_ERROR;
   }
-  auto &rgb = self->state->rgb;
-  rgb.resize((size_t)GST_VIDEO_INFO_SIZE(&self->rgb_info));
-  GstBuffer *rgb_buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_NO_SHARE, rgb.data(), rgb.size(),
-                                                   0, rgb.size(), NULL, NULL);
-  gst_video_frame_map(&rgb_frame, &self->rgb_info, rgb_buf, GST_MAP_WRITE);
-  gst_video_converter_frame(self->converter, &in_frame, &rgb_frame);
-  const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(&rgb_frame, 0);
-  gst_video_frame_unmap(&rgb_frame);
-  gst_video_frame_unmap(&in_frame);
-  gst_buffer_unref(rgb_buf);
 
   std::vector<sam3::ConceptPrompt> concepts;
   for (const auto &p : prompts)
@@ -547,7 +501,6 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
 
   try {
     const auto start = std::chrono::steady_clock::now();
-    auto image = torch::from_blob(rgb.data(), {H, W, 3}, {stride, 3, 1}, torch::kUInt8);
     auto encoded = self->state->predictor->encode(image);
     auto instances = self->state->predictor->detect(encoded, concepts, options);
     const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -573,8 +526,7 @@ static void gst_sam3_detect_finalize(GObject *object) {
   g_free(self->device);
   delete self->boxes;
   delete self->state;
-  if (self->converter)
-    gst_video_converter_free(self->converter);
+  delete self->converter;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -699,7 +651,7 @@ static void gst_sam3_detect_init(GstSam3Detect *self) {
   self->qos = DEFAULT_QOS;
   self->attach_features = DEFAULT_ATTACH_FEATURES;
   self->earliest_time = GST_CLOCK_TIME_NONE;
-  self->converter = NULL;
+  self->converter = new Sam3RgbConverter();
   self->state = NULL;
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);

@@ -25,6 +25,10 @@ struct GstSam3Features {
   torch::Tensor backbone;
   int64_t frame_width = 0;
   int64_t frame_height = 0;
+  /* The detector's low-resolution mask logits (D, S, S), float CPU, one per meta instance in
+   * the meta's order, so a tracker associates on the model's own masks rather than on the
+   * thresholded, box-cropped bytes. Undefined when the detector did not run on this frame. */
+  torch::Tensor detection_logits;
 };
 
 /* Attaches @features to @meta (taking over the caller's reference). */

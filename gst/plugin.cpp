@@ -4,12 +4,16 @@
 #include "gstsam3detect.h"
 #include "gstsam3export.h"
 #include "gstsam3overlay.h"
+#include "gstsam3reconnectsrc.h"
+#include "gstsam3track.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gboolean registered = FALSE;
   registered |= GST_ELEMENT_REGISTER(sam3detect, plugin);
+  registered |= GST_ELEMENT_REGISTER(sam3track, plugin);
   registered |= GST_ELEMENT_REGISTER(sam3overlay, plugin);
   registered |= GST_ELEMENT_REGISTER(sam3export, plugin);
+  registered |= GST_ELEMENT_REGISTER(sam3reconnectsrc, plugin);
   return registered;
 }
 

@@ -30,13 +30,14 @@ std::vector<std::string> split(const std::string &s, char sep) {
   return out;
 }
 
-float parse_number(const std::string &s, const std::string &box) {
+// `what` names the item for the message: "exemplar box \"1,2,x,4\"".
+float parse_number(const std::string &s, const std::string &what) {
   if (s.empty())
-    throw std::invalid_argument("exemplar box \"" + box + "\": empty number");
+    throw std::invalid_argument(what + ": empty number");
   char *end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || !std::isfinite(v))
-    throw std::invalid_argument("exemplar box \"" + box + "\": \"" + s + "\" is not a number");
+    throw std::invalid_argument(what + ": \"" + s + "\" is not a number");
   return static_cast<float>(v);
 }
 
@@ -60,8 +61,9 @@ std::vector<ExemplarBox> parse_exemplar_boxes(const std::string &text) {
       throw std::invalid_argument("exemplar box \"" + item +
                                   "\": expected x,y,w,h or x,y,w,h,pos|neg in pixels");
     ExemplarBox box;
-    const float x = parse_number(parts[0], item), y = parse_number(parts[1], item);
-    const float w = parse_number(parts[2], item), h = parse_number(parts[3], item);
+    const std::string what = "exemplar box \"" + item + "\"";
+    const float x = parse_number(parts[0], what), y = parse_number(parts[1], what);
+    const float w = parse_number(parts[2], what), h = parse_number(parts[3], what);
     if (w <= 0 || h <= 0)
       throw std::invalid_argument("exemplar box \"" + item + "\": width and height must be > 0");
     box.x0 = x;
@@ -78,6 +80,31 @@ std::vector<ExemplarBox> parse_exemplar_boxes(const std::string &text) {
     boxes.push_back(box);
   }
   return boxes;
+}
+
+std::vector<ClickPoint> parse_points(const std::string &text) {
+  std::vector<ClickPoint> points;
+  for (const auto &item : split(text, ';')) {
+    if (item.empty())
+      continue;
+    const auto parts = split(item, ',');
+    if (parts.size() != 2 && parts.size() != 3)
+      throw std::invalid_argument("point \"" + item + "\": expected x,y or x,y,pos|neg in pixels");
+    ClickPoint point;
+    const std::string what = "point \"" + item + "\"";
+    point.x = parse_number(parts[0], what);
+    point.y = parse_number(parts[1], what);
+    if (parts.size() == 3) {
+      if (parts[2] == "neg")
+        point.positive = false;
+      else if (parts[2] != "pos")
+        throw std::invalid_argument("point \"" + item + "\": the third field must be pos or neg");
+    }
+    points.push_back(point);
+  }
+  if (points.empty())
+    throw std::invalid_argument("no points in \"" + text + "\": expected x,y[,pos|neg];...");
+  return points;
 }
 
 std::string format_exemplar_boxes(const std::vector<ExemplarBox> &boxes) {

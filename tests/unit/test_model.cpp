@@ -300,4 +300,21 @@ TEST(Prompts, SplitAndBoxes) {
     EXPECT_THROW(sam3::parse_exemplar_boxes(bad), std::invalid_argument) << bad;
 }
 
+TEST(Prompts, Points) {
+  const auto points = sam3::parse_points("10,20; 5.5,6,neg;");
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_FLOAT_EQ(points[0].x, 10.f);
+  EXPECT_FLOAT_EQ(points[0].y, 20.f);
+  EXPECT_TRUE(points[0].positive);
+  EXPECT_FLOAT_EQ(points[1].x, 5.5f);
+  EXPECT_FALSE(points[1].positive);
+  for (const char *bad : {"", ";", "1", "1,2,3,4", "a,2", "1,2,maybe", "1,nan"})
+    EXPECT_THROW(sam3::parse_points(bad), std::invalid_argument) << bad;
+  try {
+    sam3::parse_points("1,x");
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("point \"1,x\""), std::string::npos) << e.what();
+  }
+}
+
 } // namespace

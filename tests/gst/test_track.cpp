@@ -1,0 +1,339 @@
+// sam3track in harnesses and whole pipelines, behind sam3detect, with a generated tiny
+// sam3_video model (random weights: the tests pin the element's bookkeeping -- ids, frames,
+// delays, prompts, errors -- not what the random network sees; the loop's rules are pinned
+// on synthetic scenes in tests/unit/test_tracking_loop.cpp).
+#include "gstsam3meta.h"
+
+#include "model/test_model.h"
+
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string *g_video_model = nullptr;
+std::string *g_image_model = nullptr;
+
+class GstEnvironment : public ::testing::Environment {
+public:
+  void SetUp() override {
+    gst_init(nullptr, nullptr);
+    char tmpl[] = "/tmp/sam3-track-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    g_video_model = new std::string(dir_ + "/tiny-video");
+    g_image_model = new std::string(dir_ + "/tiny");
+    sam3::write_test_model(*g_video_model, sam3::tiny_video_test_config(), 5);
+    sam3::write_test_model(*g_image_model, sam3::tiny_test_config(), 5);
+  }
+  void TearDown() override {
+    std::system(("rm -rf " + dir_).c_str());
+    delete g_video_model;
+    delete g_image_model;
+  }
+
+private:
+  std::string dir_;
+};
+const auto *env = ::testing::AddGlobalTestEnvironment(new GstEnvironment);
+
+constexpr int kWidth = 64, kHeight = 48;
+
+// Every detection may start an object, so the random model yields objects to track.
+const char *kEager = "detection-threshold=0 new-object-threshold=0";
+
+GstHarness *harness(const std::string &desc) {
+  GstHarness *h = gst_harness_new_parse(desc.c_str());
+  gchar *caps =
+      g_strdup_printf("video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", kWidth, kHeight);
+  gst_harness_set_src_caps_str(h, caps);
+  g_free(caps);
+  return h;
+}
+
+GstHarness *detect_track(const std::string &detect_props, const std::string &track_props) {
+  return harness("sam3detect model=" + *g_video_model + " prompt=thing threshold=0 " +
+                 detect_props + " ! sam3track " + kEager + " " + track_props);
+}
+
+GstBuffer *frame(guint64 n) {
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, kWidth, kHeight);
+  GstBuffer *buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; ++i)
+    map.data[i] = static_cast<guint8>((i * 13 + n * 5) & 0xff);
+  gst_buffer_unmap(buf, &map);
+  GST_BUFFER_PTS(buf) = n * GST_SECOND / 30;
+  GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
+  return buf;
+}
+
+struct Seen {
+  guint64 track_id;
+  GstSam3Provenance provenance;
+  std::string label;
+};
+
+std::vector<Seen> instances_of(GstBuffer *buf) {
+  std::vector<Seen> out;
+  GstSam3Meta *meta = gst_buffer_get_sam3_meta(buf);
+  if (!meta)
+    return out;
+  for (guint i = 0; i < gst_sam3_meta_get_n_instances(meta); ++i) {
+    const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+    out.push_back({inst->track_id, inst->provenance, gst_sam3_instance_get_label(inst)});
+  }
+  return out;
+}
+
+GstElement *track_of(GstHarness *h) {
+  GstElement *e = gst_harness_find_element(h, "sam3track");
+  gst_object_unref(e); // the harness keeps it alive
+  return e;
+}
+
+// Runs `desc` to EOS or error; returns the error text ("" when none).
+std::string pipeline_error(const std::string &desc) {
+  GError *err = nullptr;
+  GstElement *pipeline = gst_parse_launch(desc.c_str(), &err);
+  if (!pipeline) {
+    std::string m = err ? err->message : "parse failed";
+    g_clear_error(&err);
+    return m;
+  }
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  std::string out = msg ? "" : "timeout";
+  if (msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    GError *e = nullptr;
+    gchar *dbg = nullptr;
+    gst_message_parse_error(msg, &e, &dbg);
+    out = std::string(e->message) + " | " + (dbg ? dbg : "");
+    g_clear_error(&e);
+    g_free(dbg);
+  }
+  if (msg)
+    gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return out;
+}
+
+TEST(Sam3Track, EveryFrameCarriesTrackedInstancesWithLastingIds) {
+  GstHarness *h = detect_track("", "");
+  std::set<guint64> seen_before, gone;
+  guint64 max_id = 0;
+  for (guint64 n = 0; n < 12; ++n) {
+    GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
+    ASSERT_NE(out, nullptr);
+    GstSam3Meta *meta = gst_buffer_get_sam3_meta(out);
+    ASSERT_NE(meta, nullptr) << "frame " << n;
+    std::set<guint64> now;
+    for (const Seen &s : instances_of(out)) {
+      ASSERT_GT(s.track_id, 0u) << "frame " << n << ": an untracked instance";
+      EXPECT_EQ(s.label, "thing");
+      EXPECT_TRUE(now.insert(s.track_id).second) << "id " << s.track_id << " twice on frame " << n;
+      EXPECT_EQ(gone.count(s.track_id), 0u) << "id " << s.track_id << " was reused";
+      // An object is "detected" on the frame it is born and "propagated" after.
+      EXPECT_EQ(s.provenance == GST_SAM3_PROVENANCE_DETECTED, s.track_id > max_id)
+          << "frame " << n << " id " << s.track_id;
+    }
+    if (n == 0)
+      EXPECT_FALSE(now.empty()) << "no object was born on the first frame";
+    for (guint64 id : seen_before)
+      if (!now.count(id))
+        gone.insert(id);
+    for (guint64 id : now)
+      max_id = std::max(max_id, id);
+    seen_before = now;
+    gst_buffer_unref(out);
+  }
+  guint objects = 0;
+  guint64 processed = 0;
+  g_object_get(track_of(h), "objects", &objects, "frames-processed", &processed, nullptr);
+  EXPECT_EQ(processed, 12u);
+  // Objects the tracker sees as absent on a frame (empty mask) are tracked but not reported.
+  EXPECT_GE(objects, seen_before.size());
+  EXPECT_GT(objects, 0u);
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, OutputDelayHoldsFramesBackAndEosReleasesThem) {
+  GstHarness *h = detect_track("", "output-delay=3");
+  for (guint64 n = 0; n < 5; ++n)
+    ASSERT_EQ(gst_harness_push(h, frame(n)), GST_FLOW_OK);
+  // Frame k leaves once frame k + 3 is in.
+  EXPECT_EQ(gst_harness_buffers_received(h), 2u);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_received(h), 5u);
+  for (guint64 n = 0; n < 5; ++n) {
+    GstBuffer *out = gst_harness_pull(h);
+    EXPECT_EQ(GST_BUFFER_PTS(out), n * GST_SECOND / 30) << "frames out of order";
+    ASSERT_NE(gst_buffer_get_sam3_meta(out), nullptr);
+    for (const Seen &s : instances_of(out))
+      EXPECT_GT(s.track_id, 0u);
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, TracksOnFramesTheDetectorSkips) {
+  GstHarness *h = detect_track("interval=3", "");
+  std::set<guint64> ids;
+  for (guint64 n = 0; n < 6; ++n) {
+    GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
+    ASSERT_NE(gst_buffer_get_sam3_meta(out), nullptr) << "frame " << n << " has no results";
+    for (const Seen &s : instances_of(out)) {
+      ids.insert(s.track_id);
+      // Between detector frames nothing can be born.
+      if (n % 3 != 0)
+        EXPECT_NE(s.provenance, GST_SAM3_PROVENANCE_DETECTED) << "frame " << n;
+    }
+    gst_buffer_unref(out);
+  }
+  EXPECT_FALSE(ids.empty());
+  guint64 processed = 0;
+  g_object_get(track_of(h), "frames-processed", &processed, nullptr);
+  EXPECT_EQ(processed, 6u);
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, ObjectsFromApplicationPromptsAndTheirRemoval) {
+  // No detector: the element runs the backbone itself with its own model.
+  GstHarness *h = harness("sam3track model=" + *g_video_model);
+  GstElement *track = track_of(h);
+  g_signal_emit_by_name(track, "add-box", 8.0f, 8.0f, 20.0f, 16.0f, "cup");
+  GstBuffer *out = gst_harness_push_and_pull(h, frame(0));
+  EXPECT_TRUE(instances_of(out).empty()) << "the box applies from the frame it was given on";
+  gst_buffer_unref(out);
+
+  g_signal_emit_by_name(track, "add-points", "40,30;45,35,neg", "plate");
+  guint64 cup = 0;
+  std::map<std::string, int> labels;
+  for (guint64 n = 1; n < 4; ++n) {
+    out = gst_harness_push_and_pull(h, frame(n));
+    for (const Seen &s : instances_of(out)) {
+      EXPECT_EQ(s.provenance, GST_SAM3_PROVENANCE_PROMPTED);
+      labels[s.label]++;
+      if (s.label == "cup")
+        cup = s.track_id;
+    }
+    gst_buffer_unref(out);
+  }
+  // A random network may or may not see the objects on a frame; it must track them.
+  guint objects = 0;
+  g_object_get(track, "objects", &objects, nullptr);
+  EXPECT_EQ(objects, 2u);
+  EXPECT_EQ(labels.count("dog"), 0u);
+
+  if (cup == 0)
+    cup = 1; // the first object's id
+  g_signal_emit_by_name(track, "remove-object", cup);
+  out = gst_harness_push_and_pull(h, frame(4));
+  for (const Seen &s : instances_of(out))
+    EXPECT_NE(s.track_id, cup) << "a removed object is still reported";
+  gst_buffer_unref(out);
+  g_object_get(track, "objects", &objects, nullptr);
+  EXPECT_EQ(objects, 1u);
+
+  // Bad requests are warnings, never a crash or a stalled stream.
+  g_signal_emit_by_name(track, "add-points", "not points", "x");
+  g_signal_emit_by_name(track, "remove-object", (guint64)999);
+  out = gst_harness_push_and_pull(h, frame(5));
+  EXPECT_NE(out, nullptr);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, PassesFramesUntouchedWithoutAModel) {
+  GstHarness *h = harness("sam3track");
+  for (guint64 n = 0; n < 3; ++n) {
+    GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(gst_buffer_get_sam3_meta(out), nullptr);
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, AnImageOnlyModelIsAClearError) {
+  const std::string source = "videotestsrc num-buffers=2 ! video/x-raw,width=32,height=32 ! ";
+  std::string error =
+      pipeline_error(source + "sam3detect prompt=cat threshold=0 model=" + *g_image_model +
+                     " ! sam3track ! fakesink");
+  EXPECT_NE(error.find("image-only"), std::string::npos) << error;
+  error = pipeline_error(source + "sam3track model=" + *g_image_model + " ! fakesink");
+  EXPECT_NE(error.find("has no tracker"), std::string::npos) << error;
+  error = pipeline_error(source + "sam3track model=/nonexistent/sam3 ! fakesink");
+  EXPECT_NE(error.find("/nonexistent/sam3"), std::string::npos) << error;
+}
+
+TEST(Sam3Track, FlushForgetsTheScene) {
+  GstHarness *h = detect_track("", "");
+  for (guint64 n = 0; n < 3; ++n)
+    gst_buffer_unref(gst_harness_push_and_pull(h, frame(n)));
+  guint before = 0;
+  g_object_get(track_of(h), "objects", &before, nullptr);
+  EXPECT_GT(before, 0u);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  guint after = 1;
+  g_object_get(track_of(h), "objects", &after, nullptr);
+  EXPECT_EQ(after, 0u);
+  // Streaming goes on after the flush.
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+  GstBuffer *out = gst_harness_push_and_pull(h, frame(3));
+  EXPECT_NE(gst_buffer_get_sam3_meta(out), nullptr);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST(Sam3Track, RunsInAPipelineToEosThroughStateChanges) {
+  const std::string desc =
+      "videotestsrc num-buffers=8 pattern=ball ! video/x-raw,width=96,height=64 "
+      "! sam3detect model=" +
+      *g_video_model + " prompt=ball threshold=0 ! sam3track " + kEager +
+      " output-delay=2 ! sam3overlay ! fakesink name=sink";
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    GError *err = nullptr;
+    GstElement *pipeline = gst_parse_launch(desc.c_str(), &err);
+    ASSERT_NE(pipeline, nullptr) << (err ? err->message : "");
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+    g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+    int frames = 0;
+    g_signal_connect(sink, "handoff",
+                     G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, gpointer count) {
+                       ++*static_cast<int *>(count);
+                     }),
+                     &frames);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *msg = gst_bus_timed_pop_filtered(
+        bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    ASSERT_NE(msg, nullptr) << "timeout";
+    EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+    gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    EXPECT_EQ(frames, 8) << "every frame in must come out";
+    gst_object_unref(sink);
+    gst_object_unref(pipeline);
+  }
+}
+
+} // namespace
