@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The main job: build gst-sam3 and run  sam3detect ! sam3overlay ! sam3export  on a video,
-# writing an annotated MP4 and a JSON Lines file.
+# The main job: build gst-sam3 and run  sam3detect ! sam3track ! sam3overlay ! sam3export  on
+# a video, writing an annotated MP4 and a JSON Lines file with a track id per instance.
 #
 #   pipelines/run-sample.sh [VIDEO_FILE_OR_URI]
 #
 # Input: the argument, else the SAM 3 sample frames in ../shared/assets/videos/0001.
 # Environment:
 #   MODEL=DIR      a SAM 3 release folder (Hugging Face or ModelScope "facebook/sam3");
-#                  unset: a generated tiny model with RANDOM weights is used
+#                  unset: a generated tiny video model with RANDOM weights is used. An
+#                  image-only model (model_type "sam3") runs without sam3track.
 #   PROMPT=TEXT    concepts, ';'-separated (default "person")
 #   DEVICE=cpu|cuda[:N], PRECISION=fp32|bf16|fp16, THRESHOLD=0..1
 #   OUT=DIR        where results go (default out/)
@@ -34,12 +35,12 @@ mkdir -p "$out"
 model=${MODEL:-}
 threshold=${THRESHOLD:-}
 if [ -z "$model" ]; then
-  model="$out/test-model"
+  model="$out/test-video-model"
   if [ ! -f "$model/model.safetensors" ]; then
     bpe="$root/../shared/assets/tokenizer/bpe_simple_vocab_16e6.txt.gz"
     args=()
     [ -f "$bpe" ] && args=(--bpe "$bpe")
-    "$build/tools/sam3-make-test-model" --preset tiny --seed 1 "${args[@]}" "$model"
+    "$build/tools/sam3-make-test-model" --preset tiny-video --seed 1 "${args[@]}" "$model"
   fi
   # Random weights give random scores; a low threshold makes the machinery visible.
   threshold=${threshold:-0.2}
@@ -73,14 +74,26 @@ else
   name=sample
 fi
 
+config=$model
+[ -d "$config" ] && config=$config/config.json
+track="! sam3track"
+if ! grep -q '"model_type": *"sam3_video"' "$config" 2>/dev/null; then
+  echo "== $model is an image-only SAM 3 model: detecting without tracking" >&2
+  track=""
+elif [ -z "${MODEL:-}" ]; then
+  # Random detections rarely reach the reference's 0.7 birth score.
+  track="! sam3track new-object-threshold=$threshold detection-threshold=$threshold"
+fi
+
 export GST_PLUGIN_PATH="$build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 echo "== running on $name with prompt \"$prompt\" ($device, $precision, threshold $threshold)"
 # shellcheck disable=SC2086
 gst-launch-1.0 -e $source ! videoconvert \
   ! sam3detect model="$model" prompt="$prompt" device="$device" precision="$precision" threshold="$threshold" \
-  ! sam3overlay ! sam3export location="$out/$name.jsonl" \
+  $track ! sam3overlay ! sam3export location="$out/$name.jsonl" \
   ! videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location="$out/$name.mp4"
 
 frames_written=$(wc -l < "$out/$name.jsonl")
 instances=$(grep -o '"instance_id"' "$out/$name.jsonl" | wc -l || true)
-echo "== wrote $out/$name.mp4 and $out/$name.jsonl ($frames_written frames, $instances instances)"
+tracks=$(grep -o '"track_id": *[1-9][0-9]*' "$out/$name.jsonl" | sort -u | wc -l || true)
+echo "== wrote $out/$name.mp4 and $out/$name.jsonl ($frames_written frames, $instances instances, $tracks track ids)"

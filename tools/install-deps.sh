@@ -10,6 +10,7 @@ packages=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   libopencv-dev libtorch-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev
+  libgstrtspserver-1.0-dev ffmpeg
   python3-torch python3-numpy
 )
 sudo=""

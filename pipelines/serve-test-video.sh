@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Serves test video as an RTSP "camera" (H.264): the SAM 3 sample frames, looped, or
+# videotestsrc. For trying the rtsp-* scripts without a camera.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+usage() {
+  cat <<EOF2
+usage: $(basename "$0") [--port 8554] [--mount /test] [--pattern]
+
+Serves rtsp://127.0.0.1:PORT/MOUNT. Default source: the sample frames in
+../shared/assets/videos/0001 (looped, 30 fps); --pattern (or no sample frames) uses
+videotestsrc's moving ball at 640x480.
+  --dry-run        print the command and stop
+EOF2
+}
+
+port=8554 mount=/test pattern=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --port) [ $# -ge 2 ] || die "--port needs a value"; port=$2; shift 2 ;;
+    --mount) [ $# -ge 2 ] || die "--mount needs a value"; mount=$2; shift 2 ;;
+    --pattern) pattern=1; shift ;;
+    --dry-run) dry_run=1; shift ;;
+    *) die "unknown option \"$1\" (see --help)" ;;
+  esac
+done
+server=$(rtsp_server_bin)
+frames="$sam3_root/../shared/assets/videos/0001"
+if [ -z "$pattern" ] && [ -f "$frames/0.jpg" ]; then
+  # jpegparse timestamps the frames from the framerate (multifilesrc gives none), and
+  # identity sync=true then paces them in real time like a camera.
+  count=$(find "$frames" -maxdepth 1 -name '*.jpg' | wc -l)
+  launch=(multifilesrc "location=$frames/%d.jpg" index=0 "stop-index=$((count - 1))" loop=true
+    "caps=image/jpeg,framerate=30/1" ! jpegparse ! jpegdec ! videoconvert ! identity sync=true)
+else
+  launch=(videotestsrc is-live=true pattern=ball ! "video/x-raw,width=640,height=480,framerate=30/1")
+fi
+launch+=(! "${live_h264[@]}" ! rtph264pay name=pay0 config-interval=1)
+run "$server" --port "$port" --mount "$mount" "$(gst_join "${launch[@]}")"
