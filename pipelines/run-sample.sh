@@ -81,8 +81,10 @@ if ! grep -q '"model_type": *"sam3_video"' "$config" 2>/dev/null; then
   echo "== $model is an image-only SAM 3 model: detecting without tracking" >&2
   track=""
 elif [ -z "${MODEL:-}" ]; then
-  # Random detections rarely reach the reference's 0.7 birth score.
-  track="! sam3track new-object-threshold=$threshold detection-threshold=$threshold"
+  # Random detections rarely reach the reference's 0.7 birth score, and a random tracker
+  # loses every object at once (its object-score head calls them absent): retire lost
+  # objects so they do not pile up.
+  track="! sam3track new-object-threshold=$threshold detection-threshold=$threshold max-lost-frames=15"
 fi
 
 export GST_PLUGIN_PATH="$build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"

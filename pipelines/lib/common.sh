@@ -79,7 +79,7 @@ model_type() {
 # video out with sam3 metadata. $1 = live|file. Live input gets a one-frame leaky queue
 # before inference and qos=true, so a slow model drops (and counts) frames instead of
 # letting latency grow; a file must not lose frames, so it gets neither. sam3track is
-# added only where it exists and the model can track.
+# added only where it exists and the model can track; on live input it retires lost objects.
 analysis_chain() {
   local mode=$1 type
   chain=(videoconvert)
@@ -98,6 +98,10 @@ analysis_chain() {
     echo "note: no sam3track element in this build: detecting without tracking" >&2
   elif [ "$type" != sam3_video ]; then
     echo "note: model_type is \"$type\", not sam3_video: detecting without tracking" >&2
+  elif [ "$mode" = live ]; then
+    # An endless stream must drop objects that left, else they pile up (the reference keeps
+    # every object until the video ends): 300 frames without a matching detection.
+    chain+=(! sam3track max-lost-frames=300)
   else
     chain+=(! sam3track)
   fi

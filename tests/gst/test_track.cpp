@@ -151,8 +151,9 @@ TEST(Sam3Track, EveryFrameCarriesTrackedInstancesWithLastingIds) {
       EXPECT_EQ(s.provenance == GST_SAM3_PROVENANCE_DETECTED, s.track_id > max_id)
           << "frame " << n << " id " << s.track_id;
     }
-    if (n == 0)
+    if (n == 0) {
       EXPECT_FALSE(now.empty()) << "no object was born on the first frame";
+    }
     for (guint64 id : seen_before)
       if (!now.count(id))
         gone.insert(id);
@@ -199,8 +200,9 @@ TEST(Sam3Track, TracksOnFramesTheDetectorSkips) {
     for (const Seen &s : instances_of(out)) {
       ids.insert(s.track_id);
       // Between detector frames nothing can be born.
-      if (n % 3 != 0)
+      if (n % 3 != 0) {
         EXPECT_NE(s.provenance, GST_SAM3_PROVENANCE_DETECTED) << "frame " << n;
+      }
     }
     gst_buffer_unref(out);
   }

@@ -192,8 +192,9 @@ TEST_F(ModelTest, PredictReturnsSortedInstancesInsideTheImage) {
   for (size_t i = 0; i < instances.size(); ++i) {
     const auto &inst = instances[i];
     per_prompt[inst.prompt_index]++;
-    if (i > 0)
+    if (i > 0) {
       EXPECT_GE(instances[i - 1].score, inst.score);
+    }
     EXPECT_GE(inst.score, 0.f);
     EXPECT_LE(inst.score, 1.f);
     EXPECT_GE(inst.x0, 0.f);

@@ -303,7 +303,7 @@ TEST_F(TrackerTest, TrackerFrameHasTheProjectedLevels) {
 }
 
 TEST_F(TrackerTest, PropagatesOneAndThreeObjectsDeterministically) {
-  for (const std::vector<int64_t> ids : {std::vector<int64_t>{5}, std::vector<int64_t>{2, 9, 4}}) {
+  for (const std::vector<int64_t> &ids : {std::vector<int64_t>{5}, std::vector<int64_t>{2, 9, 4}}) {
     Sam2Tracker a(model().tracker()), b(model().tracker());
     const auto masks_a = run(a, ids, 20);
     const auto masks_b = run(b, ids, 20);
@@ -376,8 +376,9 @@ TEST_F(TrackerTest, MemoryStaysBoundedOverAnEndlessStream) {
       ASSERT_LE(bytes, bound) << "frame " << t;
       if (t == 2 * c.max_object_pointers_in_encoder)
         at_warm_up = bytes;
-      if (!use_selection && t > 2 * c.max_object_pointers_in_encoder)
+      if (!use_selection && t > 2 * c.max_object_pointers_in_encoder) {
         ASSERT_EQ(bytes, at_warm_up) << "frame " << t;
+      }
     }
     EXPECT_GT(at_warm_up, 0);
   }
