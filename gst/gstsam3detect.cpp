@@ -26,6 +26,7 @@
 #include "gstsam3features.h"
 #include "gstsam3masks.h"
 #include "gstsam3meta.h"
+#include "gstsam3qos.h"
 #include "gstsam3rgb.h"
 
 #include "image/image_predictor.h"
@@ -348,16 +349,8 @@ static gboolean gst_sam3_detect_set_caps(GstBaseTransform *trans, GstCaps *incap
 static gboolean gst_sam3_detect_src_event(GstBaseTransform *trans, GstEvent *event) {
   GstSam3Detect *self = GST_SAM3_DETECT(trans);
   if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
-    GstQOSType type;
-    gdouble proportion;
-    GstClockTimeDiff diff;
-    GstClockTime timestamp;
-    gst_event_parse_qos(event, &type, &proportion, &diff, &timestamp);
     GST_OBJECT_LOCK(self);
-    if (type != GST_QOS_TYPE_THROTTLE && GST_CLOCK_TIME_IS_VALID(timestamp)) {
-      /* A late frame: everything up to (timestamp + lateness) is already too late. */
-      self->earliest_time = diff > 0 ? timestamp + 2 * diff : timestamp + diff;
-    }
+    self->earliest_time = gst_sam3_qos_earliest_time(event, self->earliest_time);
     GST_OBJECT_UNLOCK(self);
   }
   return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
@@ -409,16 +402,11 @@ static void gst_sam3_detect_update_latency(GstSam3Detect *self, GstClockTime ela
 }
 
 static gboolean gst_sam3_detect_is_late(GstSam3Detect *self, GstBuffer *buf) {
-  GstClockTime ts = GST_BUFFER_PTS(buf);
-  if (!GST_CLOCK_TIME_IS_VALID(ts))
-    return FALSE;
-  GstClockTime running =
-      gst_segment_to_running_time(&GST_BASE_TRANSFORM(self)->segment, GST_FORMAT_TIME, ts);
   GST_OBJECT_LOCK(self);
-  gboolean late = self->qos && GST_CLOCK_TIME_IS_VALID(self->earliest_time) &&
-                  GST_CLOCK_TIME_IS_VALID(running) && running < self->earliest_time;
+  const gboolean qos = self->qos;
+  const GstClockTime earliest = self->earliest_time;
   GST_OBJECT_UNLOCK(self);
-  return late;
+  return qos && gst_sam3_qos_is_late(GST_BASE_TRANSFORM(self), buf, earliest);
 }
 
 static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 frame,

@@ -36,6 +36,7 @@
 #include "gstsam3features.h"
 #include "gstsam3masks.h"
 #include "gstsam3meta.h"
+#include "gstsam3qos.h"
 #include "gstsam3rgb.h"
 
 #include "image/image_predictor.h"
@@ -523,16 +524,11 @@ static int64_t gst_sam3_track_label_index(Sam3TrackState *state, const std::stri
 }
 
 static gboolean gst_sam3_track_is_late(GstSam3Track *self, GstBuffer *buf) {
-  GstClockTime ts = GST_BUFFER_PTS(buf);
-  if (!GST_CLOCK_TIME_IS_VALID(ts))
-    return FALSE;
-  GstClockTime running =
-      gst_segment_to_running_time(&GST_BASE_TRANSFORM(self)->segment, GST_FORMAT_TIME, ts);
   GST_OBJECT_LOCK(self);
-  gboolean late = self->qos && GST_CLOCK_TIME_IS_VALID(self->earliest_time) &&
-                  GST_CLOCK_TIME_IS_VALID(running) && running < self->earliest_time;
+  const gboolean qos = self->qos;
+  const GstClockTime earliest = self->earliest_time;
   GST_OBJECT_UNLOCK(self);
-  return late;
+  return qos && gst_sam3_qos_is_late(GST_BASE_TRANSFORM(self), buf, earliest);
 }
 
 /* Removes the region-of-interest metas an upstream element made from the instances about
@@ -826,14 +822,8 @@ static gboolean gst_sam3_track_sink_event(GstBaseTransform *trans, GstEvent *eve
 static gboolean gst_sam3_track_src_event(GstBaseTransform *trans, GstEvent *event) {
   GstSam3Track *self = GST_SAM3_TRACK(trans);
   if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
-    GstQOSType type;
-    gdouble proportion;
-    GstClockTimeDiff diff;
-    GstClockTime timestamp;
-    gst_event_parse_qos(event, &type, &proportion, &diff, &timestamp);
     GST_OBJECT_LOCK(self);
-    if (type != GST_QOS_TYPE_THROTTLE && GST_CLOCK_TIME_IS_VALID(timestamp))
-      self->earliest_time = diff > 0 ? timestamp + 2 * diff : timestamp + diff;
+    self->earliest_time = gst_sam3_qos_earliest_time(event, self->earliest_time);
     GST_OBJECT_UNLOCK(self);
   }
   return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
