@@ -11,6 +11,7 @@ packages=(
   libopencv-dev libtorch-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev
   libgstrtspserver-1.0-dev ffmpeg
+  clang libclang-rt-14-dev
   python3-torch python3-numpy
 )
 sudo=""

@@ -955,6 +955,9 @@ static gboolean read_number(JsonObject *obj, const gchar *path, const gchar *nam
     *out = (gfloat)json_node_get_double(node);
   else
     return invalid(error, path, name, "expected a number");
+  /* A value beyond float range would become infinite, which JSON cannot write back. */
+  if (!isfinite(*out))
+    return invalid(error, path, name, "is out of the range of a float");
   return TRUE;
 }
 

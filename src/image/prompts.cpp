@@ -70,6 +70,11 @@ std::vector<ExemplarBox> parse_exemplar_boxes(const std::string &text) {
     box.y0 = y;
     box.x1 = x + w;
     box.y1 = y + h;
+    // Far from the origin a small width vanishes in float arithmetic (found by
+    // tests/fuzz/fuzz_prompts): such a box would be empty.
+    if (!(box.x1 > box.x0 && box.y1 > box.y0))
+      throw std::invalid_argument("exemplar box \"" + item +
+                                  "\": width or height vanishes at this position");
     if (parts.size() == 5) {
       if (parts[4] == "neg")
         box.positive = false;

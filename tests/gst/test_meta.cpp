@@ -918,6 +918,11 @@ const BadJson kBadJson[] = {
      GST_SAM3_META_ERROR_INVALID, "instances[0].mask.rect.w"},
     {INST(MASK(R"("width":2,"height":2,"encoding":"rle-binary","counts":[4])")),
      GST_SAM3_META_ERROR_INVALID, "instances[0].mask.rect"},
+    // Found by tests/fuzz/fuzz_meta_json: a number beyond float range became an infinite
+    // box width, which the JSON writer cannot write back.
+    {INST(R"({"instance_id":0,"track_id":0,"label":"a","prompt_index":0,"score":1,)"
+          R"("box":{"x":0,"y":0,"w":1e90,"h":2},"provenance":"detected"})"),
+     GST_SAM3_META_ERROR_INVALID, "instances[0].box.w"},
     {INST(MASK(R"("width":100000,"height":100000,"rect":{"x":0,"y":0,"w":2,"h":2},)"
                R"("encoding":"rle-binary","counts":[10000000000])")),
      GST_SAM3_META_ERROR_INVALID, "instances[0].mask"},

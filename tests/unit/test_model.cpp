@@ -297,7 +297,7 @@ TEST(Prompts, SplitAndBoxes) {
   EXPECT_EQ(sam3::parse_exemplar_boxes(sam3::format_exemplar_boxes(boxes)).size(), 2u);
   EXPECT_TRUE(sam3::parse_exemplar_boxes("").empty());
   for (const char *bad : {"1,2,3", "1,2,3,4,5,6", "a,2,3,4", "1,2,0,4", "1,2,3,-4", "1,2,3,4,maybe",
-                          "1,2,inf,4", "1,,3,4"})
+                          "1,2,inf,4", "1,,3,4", "122222222222220,1,30,4"})
     EXPECT_THROW(sam3::parse_exemplar_boxes(bad), std::invalid_argument) << bad;
 }
 
