@@ -564,7 +564,15 @@ static GstBuffer *gst_sam3_track_annotate(GstSam3Track *self, GstBuffer *buf,
   gst_sam3_meta_clear_instances(meta);
 
   const float fw = (float)meta->frame_width, fh = (float)meta->frame_height;
-  for (const auto &obj : tracks.objects) {
+  /* One device-to-host copy per frame, not one per object. */
+  std::vector<torch::Tensor> device_masks;
+  for (const auto &obj : tracks.objects)
+    device_masks.push_back(obj.mask_logits);
+  const torch::Tensor masks = device_masks.empty()
+                                  ? torch::Tensor()
+                                  : torch::stack(device_masks).to(torch::kCPU, torch::kFloat);
+  for (size_t k = 0; k < tracks.objects.size(); k++) {
+    const auto &obj = tracks.objects[k];
     const std::string &text = state->labels.at((size_t)obj.label);
     guint prompt_index = 0;
     while (prompt_index < gst_sam3_meta_get_n_prompts(meta) &&
@@ -580,8 +588,8 @@ static GstBuffer *gst_sam3_track_annotate(GstSam3Track *self, GstBuffer *buf,
     inst->provenance = state->prompted.count(obj.object_id) ? GST_SAM3_PROVENANCE_PROMPTED
                        : obj.is_new                         ? GST_SAM3_PROVENANCE_DETECTED
                                                             : GST_SAM3_PROVENANCE_PROPAGATED;
-    gst_sam3_instance_set_mask_from_logits(inst, obj.mask_logits.to(torch::kCPU).to(torch::kFloat),
-                                           (gint)fw, (gint)fh, mask_threshold);
+    gst_sam3_instance_set_mask_from_logits(inst, masks[(int64_t)k], (gint)fw, (gint)fh,
+                                           mask_threshold);
   }
   gst_sam3_meta_attach_roi_metas(meta, buf);
   return buf;

@@ -16,6 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# model_type() reads the model folder's config.json.
+# shellcheck source=lib/common.sh
+source pipelines/lib/common.sh
 
 input=${1:-}
 prompt=${PROMPT:-person}
@@ -74,10 +77,8 @@ else
   name=sample
 fi
 
-config=$model
-[ -d "$config" ] && config=$config/config.json
 track="! sam3track"
-if ! grep -q '"model_type": *"sam3_video"' "$config" 2>/dev/null; then
+if [ "$(model_type)" != sam3_video ]; then
   echo "== $model is an image-only SAM 3 model: detecting without tracking" >&2
   track=""
 elif [ -z "${MODEL:-}" ]; then
