@@ -49,6 +49,9 @@ header = json.dumps({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header + bytes(range(22)))
 PY
   { head -c 2000 "$seeds/model/vocab.json"; printf '\0'; head -c 500 "$seeds/model/merges.txt"; printf '\0a photo of a cat'; } >"$seeds/tokenizer/1"
+  # A sanitizer build's plugin needs its ASAN runtime loaded first into gst-launch-1.0.
+  asan=$(ldd "$build/gst/libgstsam3.so" | grep -o '/[^ ]*libasan\.so[^ ]*' || true)
+  LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0 \
   GST_PLUGIN_PATH="$build/gst" gst-launch-1.0 -q videotestsrc num-buffers=2 \
     ! video/x-raw,width=64,height=48 ! sam3detect model="$seeds/model" prompt="cat;dog" threshold=0 \
     ! sam3track detection-threshold=0 new-object-threshold=0 \
