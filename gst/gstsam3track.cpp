@@ -809,6 +809,17 @@ static gboolean gst_sam3_track_sink_event(GstBaseTransform *trans, GstEvent *eve
   case GST_EVENT_EOS:
     gst_sam3_track_drain(self);
     break;
+  case GST_EVENT_CAPS: {
+    /* Frames held back for output-delay must leave under the caps they were made with:
+     * pushed after the new caps, downstream would read them in the new size or format. */
+    GstCaps *caps = NULL, *current = gst_pad_get_current_caps(GST_BASE_TRANSFORM_SINK_PAD(trans));
+    gst_event_parse_caps(event, &caps);
+    if (current && !gst_caps_is_equal(caps, current))
+      gst_sam3_track_drain(self);
+    if (current)
+      gst_caps_unref(current);
+    break;
+  }
   case GST_EVENT_FLUSH_STOP:
     /* A seek or flush starts a new scene: the memory of the old one would mislead. */
     if (self->state) {

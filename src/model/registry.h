@@ -11,7 +11,9 @@
 namespace sam3 {
 
 // The shared model for `path` on `device` in `precision`, loading it on first use. The
-// registry holds it only weakly: the model is freed when its last user lets go. Throws what
+// registry holds it only weakly: the model is freed when its last user lets go. A weights file
+// replaced on disk since (renamed over or rewritten: another inode, size or mtime) is loaded
+// anew; models already loaded keep running on their own copy of the weights. Throws what
 // Model::load throws.
 std::shared_ptr<Model> acquire_model(const std::string &path, const std::string &device,
                                      Precision precision);

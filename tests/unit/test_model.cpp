@@ -170,6 +170,27 @@ TEST_F(ModelTest, RegistrySharesOneLoadPerModelDeviceAndPrecision) {
   EXPECT_EQ(sam3::model_load_count(), before + 3);
 }
 
+TEST_F(ModelTest, RegistryLoadsAWeightsFileReplacedOnDisk) {
+  const auto dir = temp_dir("replaced");
+  sam3::write_test_model(dir, sam3::tiny_test_config(), 7);
+  const auto other = temp_dir("other");
+  sam3::write_test_model(other, sam3::tiny_test_config(), 8);
+  const auto before = sam3::model_load_count();
+  auto a = sam3::acquire_model(dir, "cpu", sam3::Precision::kFloat32);
+  // Renamed over (another inode): the next user gets the new file, the old model lives on.
+  ASSERT_EQ(
+      std::rename((other + "/model.safetensors").c_str(), (dir + "/model.safetensors").c_str()), 0);
+  auto b = sam3::acquire_model(dir, "cpu", sam3::Precision::kFloat32);
+  EXPECT_NE(a.get(), b.get());
+  EXPECT_EQ(sam3::model_load_count(), before + 2);
+  EXPECT_EQ(sam3::acquire_model(dir, "cpu", sam3::Precision::kFloat32).get(), b.get());
+  // Rewritten in place (another size): loaded again, and garbage is a clear error.
+  std::ofstream(dir + "/model.safetensors", std::ios::trunc) << "garbage";
+  EXPECT_THROW(sam3::acquire_model(dir, "cpu", sam3::Precision::kFloat32), sam3::ModelFileError);
+  std::system(("rm -rf " + dir.substr(0, dir.rfind('/')) + " " + other.substr(0, other.rfind('/')))
+                  .c_str());
+}
+
 TEST_F(ModelTest, HalfPrecisionOnTheCpuIsRefusedClearly) {
   for (auto p : {sam3::Precision::kBFloat16, sam3::Precision::kFloat16}) {
     try {
