@@ -1,18 +1,21 @@
 // An endless stream in miniature: frames of a scene where objects appear, move and leave
 // run through  sam3detect ! sam3track ! sam3overlay ! sam3export ! fakesink  and every
-// --every frames the table gets the process's resident memory, the objects tracked and the
-// time per frame. Memory must be flat after warm-up, however long the stream.
+// --every frames the table gets the process's resident memory, the objects tracked, how many
+// track ids have been given so far (objects come and go) and the time per frame. Memory must
+// be flat after warm-up, however long the stream.
 //
 //   bench_endless [--frames N] [--every K] [--model DIR] [--device D] [--size WxH]
 //
 // Without --model a tiny random sam3_video model is generated; with random weights every
 // detection starts an object (thresholds 0), so the tracker always has objects to carry.
+#include "gstsam3meta.h"
 #include "model/test_model.h"
 
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <opencv2/imgproc.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +64,23 @@ void draw_scene(cv::Mat &img, long frame) {
   }
 }
 
+// sam3track numbers objects 1, 2, 3... and never reuses an id, so the highest id seen at the
+// sink is how many objects the stream has had (a set of them would itself grow).
+using IdCounter = std::atomic<guint64>;
+
+GstPadProbeReturn collect_ids(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *counter = static_cast<IdCounter *>(data);
+  GstSam3Meta *meta = gst_buffer_get_sam3_meta(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (!meta)
+    return GST_PAD_PROBE_OK;
+  for (guint i = 0; i < gst_sam3_meta_get_n_instances(meta); ++i) {
+    const guint64 id = gst_sam3_meta_get_instance(meta, i)->track_id;
+    if (id > counter->load())
+      counter->store(id);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -103,7 +123,7 @@ int main(int argc, char **argv) {
       opt.model + " device=" + opt.device +
       " prompt=object threshold=0 ! sam3track name=track detection-threshold=0 "
       "new-object-threshold=0 max-lost-frames=30 ! sam3overlay ! sam3export location=/dev/null ! "
-      "fakesink sync=false";
+      "fakesink name=sink sync=false";
   GError *error = nullptr;
   GstElement *pipeline = gst_parse_launch(desc.c_str(), &error);
   if (!pipeline || error) {
@@ -112,6 +132,12 @@ int main(int argc, char **argv) {
   }
   GstElement *src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
   GstElement *track = gst_bin_get_by_name(GST_BIN(pipeline), "track");
+  IdCounter counter{0};
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  GstPad *sink_pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, collect_ids, &counter, nullptr);
+  gst_object_unref(sink_pad);
+  gst_object_unref(sink);
   GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "RGB", "width",
                                       G_TYPE_INT, opt.width, "height", G_TYPE_INT, opt.height,
                                       "framerate", GST_TYPE_FRACTION, 30, 1, NULL);
@@ -122,7 +148,7 @@ int main(int argc, char **argv) {
 
   std::printf("model %s, device %s, %dx%d frames\n\n", opt.model.c_str(), opt.device.c_str(),
               opt.width, opt.height);
-  std::printf("| frame | RSS MiB | objects | ms/frame |\n|---|---|---|---|\n");
+  std::printf("| frame | RSS MiB | objects | ids so far | ms/frame |\n|---|---|---|---|---|\n");
   cv::Mat img(opt.height, opt.width, CV_8UC3);
   auto last = std::chrono::steady_clock::now();
   double warm_rss = 0.0, peak_after_warm = 0.0;
@@ -149,7 +175,8 @@ int main(int argc, char **argv) {
         warm_rss = rss;
       if (warm_rss > 0.0)
         peak_after_warm = std::max(peak_after_warm, rss);
-      std::printf("| %ld | %.1f | %u | %.2f |\n", f + 1, rss, objects, ms);
+      std::printf("| %ld | %.1f | %u | %" G_GUINT64_FORMAT " | %.2f |\n", f + 1, rss, objects,
+                  counter.load(), ms);
       std::fflush(stdout);
     }
   }
