@@ -19,7 +19,9 @@ for suite in root.iter("testsuite"):
     for case in suite.iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
+            # gtest suites are named "project.test"; other tests are one case named "test".
             failing_suites.add(suite.get("name", "").split(".")[1] if "." in suite.get("name", "") else "")
+            failing_suites.add(case.get("name", ""))
         elif case.find("skipped") is not None:
             skipped += 1
         else:

@@ -736,6 +736,11 @@ void validate(const TrackerConfig &c, const DetectorConfig &detector) {
               std::to_string(hidden) + ")");
   // conv_s0/conv_s1 narrow the x4/x2 levels to hidden/8 and hidden/4 channels.
   require_divisible(hidden, 8, p + ".mask_decoder_config.hidden_size", "8");
+  // The two-way transformer's cross attentions work at hidden / attention_downsample_rate.
+  require_positive(c.mask_decoder.attention_downsample_rate,
+                   p + ".mask_decoder_config.attention_downsample_rate");
+  require_divisible(c.mask_decoder.hidden_size, c.mask_decoder.attention_downsample_rate,
+                    p + ".mask_decoder_config.hidden_size", "attention_downsample_rate");
   require_attention(c.mask_decoder.hidden_size / c.mask_decoder.attention_downsample_rate,
                     c.mask_decoder.num_attention_heads, p + ".mask_decoder_config");
   require_attention(c.memory_attention_hidden_size, c.memory_attention_num_attention_heads,

@@ -342,6 +342,19 @@ TEST(Config, TrackerMustFitTheDetector) {
   EXPECT_THROW(validate(c), ConfigError);
 }
 
+// Found by fuzz_config: a zero rate was a division by zero inside validate().
+TEST(Config, TrackerAttentionDownsampleRateMustBePositiveAndDivide) {
+  ModelConfig c = parse_config(R"({"model_type":"sam3_video"})", "config.json");
+  c.tracker.mask_decoder.attention_downsample_rate = 0;
+  EXPECT_NE(error_of([&] {
+              validate(c);
+            }).find("mask_decoder_config.attention_downsample_rate must be positive (is 0)"),
+            std::string::npos);
+  c.tracker.mask_decoder.attention_downsample_rate = 3;
+  EXPECT_NE(error_of([&] { validate(c); }).find("must be divisible by attention_downsample_rate"),
+            std::string::npos);
+}
+
 TEST(Config, FormIsInferredWhenModelTypeIsMissing) {
   EXPECT_EQ(parse_config(R"({"detector_config": {}})", "c.json").model_type, "sam3_video");
   EXPECT_EQ(parse_config(R"({"vision_config": {}})", "c.json").model_type, "sam3");
