@@ -1,6 +1,7 @@
 // Failure paths (issue 9): a model too large for memory is an element error, not an abort; a
 // model file replaced on disk while loaded leaves running pipelines untouched, and the next
 // pipeline loads what is on disk now (or fails clearly).
+#include "gst/fixtures.h"
 #include "gstsam3meta.h"
 
 #include "model/config.h"
@@ -22,17 +23,18 @@
 
 namespace {
 
+using namespace sam3_test;
+
 std::string *g_dir = nullptr;
 
 class GstEnvironment : public ::testing::Environment {
 public:
   void SetUp() override {
     gst_init(nullptr, nullptr);
-    char tmpl[] = "/tmp/sam3-failure-XXXXXX";
-    g_dir = new std::string(mkdtemp(tmpl));
+    g_dir = new std::string(scratch_dir("failure"));
   }
   void TearDown() override {
-    std::system(("rm -rf " + *g_dir).c_str());
+    remove_dir(*g_dir);
     delete g_dir;
   }
 };
@@ -98,27 +100,13 @@ TEST(FailurePaths, AModelTooLargeForMemoryIsAnElementError) {
 constexpr int kWidth = 64, kHeight = 48;
 
 GstHarness *tracker(const std::string &model) {
-  GstHarness *h = gst_harness_new_parse(
-      ("sam3detect model=" + model + " prompt=thing threshold=0 ! sam3track " + kEager).c_str());
-  gchar *caps =
-      g_strdup_printf("video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", kWidth, kHeight);
-  gst_harness_set_src_caps_str(h, caps);
-  g_free(caps);
-  return h;
+  return video_harness("sam3detect model=" + model + " prompt=thing threshold=0 ! sam3track " +
+                           kEager,
+                       video_info(GST_VIDEO_FORMAT_RGB, kWidth, kHeight));
 }
 
 GstBuffer *frame(guint64 n) {
-  GstVideoInfo info;
-  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, kWidth, kHeight);
-  GstBuffer *buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-  GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
-  for (gsize i = 0; i < map.size; ++i)
-    map.data[i] = static_cast<guint8>((i * 13 + n * 5) & 0xff);
-  gst_buffer_unmap(buf, &map);
-  GST_BUFFER_PTS(buf) = n * GST_SECOND / 30;
-  GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
-  return buf;
+  return pattern_frame(video_info(GST_VIDEO_FORMAT_RGB, kWidth, kHeight), n);
 }
 
 // The frame's results as JSON with masks: instances, track ids, scores, boxes, mask bytes.

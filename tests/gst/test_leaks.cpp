@@ -7,6 +7,7 @@
 //
 // The frames are the SAM 3 sample video when ../shared/assets is present; otherwise frames of
 // a moving ball are encoded to JPEG first, so the pipeline is the same either way.
+#include "gst/fixtures.h"
 #include "model/test_model.h"
 
 #include <gst/gst.h>
@@ -30,13 +31,12 @@ class GstEnvironment : public ::testing::Environment {
 public:
   void SetUp() override {
     gst_init(nullptr, nullptr);
-    char tmpl[] = "/tmp/sam3-leaks-XXXXXX";
-    g_dir = new std::string(mkdtemp(tmpl));
+    g_dir = new std::string(sam3_test::scratch_dir("leaks"));
     g_model = new std::string(*g_dir + "/tiny-video");
     sam3::write_test_model(*g_model, sam3::tiny_video_test_config(), 11);
   }
   void TearDown() override {
-    std::system(("rm -rf " + *g_dir).c_str());
+    sam3_test::remove_dir(*g_dir);
     delete g_model;
     delete g_dir;
     // The leaks tracer reports what is still alive here; GStreamer's own state is freed, so

@@ -2,6 +2,7 @@
 // caps changes, EOS in every state, property changes from another thread, and two pipelines
 // sharing one model. Whatever happens, every frame that goes in comes out (or is dropped by a
 // flush and freed), nothing grows, nothing hangs: every wait has a timeout and fails the test.
+#include "gst/fixtures.h"
 #include "gstsam3meta.h"
 
 #include "model/registry.h"
@@ -24,6 +25,8 @@
 
 namespace {
 
+using namespace sam3_test;
+
 std::string *g_dir = nullptr;
 std::string *g_model = nullptr;
 
@@ -31,13 +34,12 @@ class GstEnvironment : public ::testing::Environment {
 public:
   void SetUp() override {
     gst_init(nullptr, nullptr);
-    char tmpl[] = "/tmp/sam3-torture-XXXXXX";
-    g_dir = new std::string(mkdtemp(tmpl));
+    g_dir = new std::string(scratch_dir("torture"));
     g_model = new std::string(*g_dir + "/tiny-video");
     sam3::write_test_model(*g_model, sam3::tiny_video_test_config(), 5);
   }
   void TearDown() override {
-    std::system(("rm -rf " + *g_dir).c_str());
+    remove_dir(*g_dir);
     delete g_model;
     delete g_dir;
   }
@@ -255,31 +257,10 @@ TEST(Torture, FlushingSeeksWhileFramesFlow) {
   gst_object_unref(pipeline);
 }
 
-GstBuffer *frame(const GstVideoInfo &info, guint64 n) {
-  GstBuffer *buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-  GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
-  for (gsize i = 0; i < map.size; ++i)
-    map.data[i] = static_cast<guint8>((i * 13 + n * 5) & 0xff);
-  gst_buffer_unmap(buf, &map);
-  GST_BUFFER_PTS(buf) = n * kFrame;
-  GST_BUFFER_DURATION(buf) = kFrame;
-  return buf;
-}
-
-GstVideoInfo video_info(GstVideoFormat format, int width, int height) {
-  GstVideoInfo info;
-  gst_video_info_set_format(&info, format, width, height);
-  GST_VIDEO_INFO_FPS_N(&info) = 30;
-  GST_VIDEO_INFO_FPS_D(&info) = 1;
-  return info;
-}
-
 TEST(Torture, PlainFlushesFromAnotherThreadWhileFramesFlow) {
-  GstHarness *h = gst_harness_new_parse(
-      (detector() + " ! sam3track " + kEager + " output-delay=2 ! sam3overlay").c_str());
-  GstVideoInfo info = video_info(GST_VIDEO_FORMAT_RGB, 64, 48);
-  gst_harness_set_src_caps(h, gst_video_info_to_caps(&info));
+  const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_RGB, 64, 48);
+  GstHarness *h =
+      video_harness(detector() + " ! sam3track " + kEager + " output-delay=2 ! sam3overlay", info);
   std::atomic<int> freed{0};
   std::atomic<bool> flushing_done{false};
   // A flush may interrupt a push; the segment after it must not be overtaken by a frame.
@@ -299,7 +280,7 @@ TEST(Torture, PlainFlushesFromAnotherThreadWhileFramesFlow) {
   int pushed = 0;
   guint64 n = 0;
   while (!flushing_done || n < 30) {
-    GstBuffer *buf = frame(info, n++);
+    GstBuffer *buf = pattern_frame(info, n++);
     gst_mini_object_weak_ref(GST_MINI_OBJECT(buf), count_free, &freed);
     std::lock_guard<std::mutex> lock(order);
     const GstFlowReturn ret = gst_harness_push(h, buf);
@@ -318,7 +299,7 @@ TEST(Torture, PlainFlushesFromAnotherThreadWhileFramesFlow) {
   while (GstBuffer *out = gst_harness_try_pull(h))
     gst_buffer_unref(out);
   for (int k = 0; k < 5; ++k) {
-    GstBuffer *buf = frame(info, n++);
+    GstBuffer *buf = pattern_frame(info, n++);
     gst_mini_object_weak_ref(GST_MINI_OBJECT(buf), count_free, &freed);
     ASSERT_EQ(gst_harness_push(h, buf), GST_FLOW_OK);
     ++pushed;
@@ -372,7 +353,7 @@ TEST(Torture, CapsChangesMidStreamKeepEveryFrameInItsOwnSize) {
     GstVideoInfo info = video_info(step.format, step.width, step.height);
     gst_harness_set_src_caps(h, gst_video_info_to_caps(&info));
     for (int k = 0; k < 4; ++k) {
-      ASSERT_EQ(gst_harness_push(h, frame(info, n++)), GST_FLOW_OK);
+      ASSERT_EQ(gst_harness_push(h, pattern_frame(info, n++)), GST_FLOW_OK);
       sent.push_back(info);
     }
   }
@@ -382,7 +363,8 @@ TEST(Torture, CapsChangesMidStreamKeepEveryFrameInItsOwnSize) {
     GstBuffer *out = gst_harness_pull(h);
     const GstVideoInfo &info = sent[k];
     const guint W = GST_VIDEO_INFO_WIDTH(&info), H = GST_VIDEO_INFO_HEIGHT(&info);
-    EXPECT_EQ(GST_BUFFER_PTS(out), k * kFrame) << "frames out of order";
+    EXPECT_EQ(GST_BUFFER_PTS(out), gst_util_uint64_scale(k, GST_SECOND, 30))
+        << "frames out of order";
     EXPECT_EQ(arrived.at(k),
               std::make_pair(GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info)))
         << "frame " << k << " left under another frame size's caps";
@@ -440,12 +422,10 @@ TEST(Torture, EosInEveryStateDrainsHeldFrames) {
 }
 
 TEST(Torture, EosThroughAHarnessWithFramesHeldBack) {
-  GstHarness *h =
-      gst_harness_new_parse((detector() + " ! sam3track " + kEager + " output-delay=4").c_str());
-  GstVideoInfo info = video_info(GST_VIDEO_FORMAT_RGB, 64, 48);
-  gst_harness_set_src_caps(h, gst_video_info_to_caps(&info));
+  const GstVideoInfo info = video_info(GST_VIDEO_FORMAT_RGB, 64, 48);
+  GstHarness *h = video_harness(detector() + " ! sam3track " + kEager + " output-delay=4", info);
   for (guint64 n = 0; n < 3; ++n)
-    ASSERT_EQ(gst_harness_push(h, frame(info, n)), GST_FLOW_OK);
+    ASSERT_EQ(gst_harness_push(h, pattern_frame(info, n)), GST_FLOW_OK);
   EXPECT_EQ(gst_harness_buffers_received(h), 0u) << "output-delay=4 holds three frames";
   ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
   EXPECT_EQ(gst_harness_buffers_received(h), 3u);

@@ -2,6 +2,7 @@
 // sam3_video model (random weights: the tests pin the element's bookkeeping -- ids, frames,
 // delays, prompts, errors -- not what the random network sees; the loop's rules are pinned
 // on synthetic scenes in tests/unit/test_tracking_loop.cpp).
+#include "gst/fixtures.h"
 #include "gstsam3meta.h"
 
 #include "model/test_model.h"
@@ -20,6 +21,8 @@
 
 namespace {
 
+using namespace sam3_test;
+
 std::string *g_video_model = nullptr;
 std::string *g_image_model = nullptr;
 
@@ -27,15 +30,14 @@ class GstEnvironment : public ::testing::Environment {
 public:
   void SetUp() override {
     gst_init(nullptr, nullptr);
-    char tmpl[] = "/tmp/sam3-track-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    dir_ = scratch_dir("track");
     g_video_model = new std::string(dir_ + "/tiny-video");
     g_image_model = new std::string(dir_ + "/tiny");
     sam3::write_test_model(*g_video_model, sam3::tiny_video_test_config(), 5);
     sam3::write_test_model(*g_image_model, sam3::tiny_test_config(), 5);
   }
   void TearDown() override {
-    std::system(("rm -rf " + dir_).c_str());
+    remove_dir(dir_);
     delete g_video_model;
     delete g_image_model;
   }
@@ -51,12 +53,7 @@ constexpr int kWidth = 64, kHeight = 48;
 const char *kEager = "detection-threshold=0 new-object-threshold=0";
 
 GstHarness *harness(const std::string &desc) {
-  GstHarness *h = gst_harness_new_parse(desc.c_str());
-  gchar *caps =
-      g_strdup_printf("video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", kWidth, kHeight);
-  gst_harness_set_src_caps_str(h, caps);
-  g_free(caps);
-  return h;
+  return video_harness(desc, video_info(GST_VIDEO_FORMAT_RGB, kWidth, kHeight));
 }
 
 GstHarness *detect_track(const std::string &detect_props, const std::string &track_props) {
@@ -65,17 +62,7 @@ GstHarness *detect_track(const std::string &detect_props, const std::string &tra
 }
 
 GstBuffer *frame(guint64 n) {
-  GstVideoInfo info;
-  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, kWidth, kHeight);
-  GstBuffer *buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-  GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
-  for (gsize i = 0; i < map.size; ++i)
-    map.data[i] = static_cast<guint8>((i * 13 + n * 5) & 0xff);
-  gst_buffer_unmap(buf, &map);
-  GST_BUFFER_PTS(buf) = n * GST_SECOND / 30;
-  GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
-  return buf;
+  return pattern_frame(video_info(GST_VIDEO_FORMAT_RGB, kWidth, kHeight), n);
 }
 
 struct Seen {
