@@ -1047,8 +1047,8 @@ def main(argv=None):
         try:
             import torch  # noqa: F401
         except ImportError:
-            raise ConversionError("PyTorch is needed to read sam3.pt (pip install torch, "
-                                  "or apt-get install python3-torch)")
+            raise ConversionError("PyTorch is needed to read sam3.pt: run it with the project's "
+                                  ".venv/bin/python (tools/install-deps.sh creates it)")
         if args.bpe and not os.path.isfile(args.bpe):
             raise ConversionError("%s: no such file (--bpe)" % args.bpe)
         config = load_config(args.config) if args.config else official_config(not args.image_only)

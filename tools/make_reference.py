@@ -11,8 +11,17 @@ The stages are composed exactly as Sam3Model.forward composes them; the script t
 Sam3Model.forward itself and checks that its outputs equal the staged ones, so a change in
 transformers' composition is caught here rather than blamed on the C++ side.
 
-Needs torch, transformers (with Sam3Model) and safetensors. Weights come from the C++
-generator only: this script never writes a model.
+--behaviour official composes the stages as the official SAM 3 does where transformers
+departs from it (docs/parity.md): a text-only prompt also runs the geometry encoder (its CLS
+token joins the prompt) and the ViT's LayerNorms use eps 1e-5. The forward check then runs
+Sam3Model.forward with one padding box, which makes transformers take the same path.
+
+The reference also holds the image path: a seeded RGB frame (`image.rgb`), the pixels
+transformers' Sam3ImageProcessor makes of it (`image.pixel_values`) and the text-prompt
+outputs on those pixels (`image.*`).
+
+Needs torch, transformers (with Sam3Model) and safetensors (the project's .venv). Weights come
+from the C++ generator only: this script never writes a model.
 """
 
 import argparse
@@ -23,6 +32,7 @@ import torch
 import transformers
 from safetensors.torch import load_file, save_file
 from transformers import CLIPTokenizer, Sam3Config, Sam3Model
+from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
 from transformers.models.sam3.modeling_sam3 import box_cxcywh_to_xyxy, inverse_sigmoid
 
 PROMPTS = ["a cat", "red car on the left"]
@@ -35,6 +45,10 @@ INPUT_BOXES = [
 ]
 INPUT_BOXES_LABELS = [[1, 0], [1, -10]]
 PIXEL_SEED = 0
+# The image-path frame: (H, W, 3) uint8, not square, so the resize changes the aspect ratio.
+FRAME_SIZE = (60, 90)
+FRAME_SEED = 1
+OFFICIAL_VIT_LAYER_NORM_EPS = 1e-5
 
 
 def parse_args():
@@ -46,6 +60,9 @@ def parse_args():
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--attn", choices=["eager", "sdpa"], default="eager",
                    help="transformers attention implementation (default: eager)")
+    p.add_argument("--behaviour", choices=["transformers", "official"], default="transformers",
+                   help="compose the stages as transformers does, or as the official SAM 3 "
+                        "where the two differ (docs/parity.md)")
     return p.parse_args()
 
 
@@ -57,8 +74,10 @@ def strict_numerics():
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def load_model(model_dir, dtype, device, attn):
+def load_model(model_dir, dtype, device, attn, behaviour):
     config = Sam3Config.from_pretrained(model_dir)
+    if behaviour == "official":
+        config.vision_config.backbone_config.layer_norm_eps = OFFICIAL_VIT_LAYER_NORM_EPS
     config._attn_implementation = attn
     for sub in ("vision_config", "text_config", "geometry_encoder_config", "detr_encoder_config",
                 "detr_decoder_config", "mask_decoder_config"):
@@ -85,8 +104,10 @@ def load_model(model_dir, dtype, device, attn):
 
 
 def tokenize(model_dir):
-    tokenizer = CLIPTokenizer(vocab_file=os.path.join(model_dir, "vocab.json"),
-                              merges_file=os.path.join(model_dir, "merges.txt"))
+    tokenizer = CLIPTokenizer(vocab=os.path.join(model_dir, "vocab.json"),
+                              merges=os.path.join(model_dir, "merges.txt"))
+    if len(tokenizer) < 3:
+        raise RuntimeError(f"{model_dir}: CLIPTokenizer read no vocabulary")
     batch = tokenizer(PROMPTS, padding="max_length", max_length=CONTEXT_LENGTH, truncation=True,
                       return_tensors="pt")
     return batch["input_ids"].to(torch.int64), batch["attention_mask"].to(torch.int64)
@@ -159,17 +180,26 @@ def run_heads(model, fpn, fpn_pos, prompt, prompt_mask):
     return stages, outputs
 
 
-def check_against_forward(model, inputs, outputs, prefix, dtype):
+def check_against_forward(model, inputs, outputs, prefix, dtype, official_text=False,
+                          pixel_values=None):
     """Sam3Model.forward on the same inputs must give the staged outputs."""
     batch = inputs["input_ids"].shape[0]
+    if pixel_values is None:
+        pixel_values = inputs["pixel_values"]
     kwargs = {
-        "pixel_values": inputs["pixel_values"].expand(batch, -1, -1, -1),
+        "pixel_values": pixel_values.expand(batch, -1, -1, -1),
         "input_ids": inputs["input_ids"],
         "attention_mask": inputs["attention_mask"],
     }
     if prefix == "boxes":
         kwargs["input_boxes"] = inputs["input_boxes"]
         kwargs["input_boxes_labels"] = inputs["input_boxes_labels"]
+    elif official_text:
+        # One padding box (label -10) makes Sam3Model.forward run the geometry encoder with no
+        # valid box: the official text-only composition.
+        kwargs["input_boxes"] = torch.zeros(batch, 1, 4, device=inputs["input_ids"].device)
+        kwargs["input_boxes_labels"] = torch.full((batch, 1), -10, dtype=torch.int64,
+                                                  device=inputs["input_ids"].device)
     full = model(**kwargs)
     # The vision encoder runs on a batch of copies here and once in the staged run; batched
     # kernels may round differently, so equality is checked to a tolerance far below the
@@ -186,6 +216,35 @@ def check_against_forward(model, inputs, outputs, prefix, dtype):
                                "transformers does")
 
 
+def text_prompt(model, text, text_mask, fpn, fpn_pos, behaviour):
+    """The prompt of text-only queries: the text tokens, plus the geometry encoder's CLS token
+    (run with no box) when composing as the official code does."""
+    if behaviour != "official":
+        return text, text_mask, None
+    batch = text.shape[0]
+    geometry = model.geometry_encoder(
+        box_embeddings=torch.zeros(batch, 0, 4, dtype=text.dtype, device=text.device),
+        box_mask=torch.zeros(batch, 0, dtype=torch.bool, device=text.device),
+        box_labels=torch.zeros(batch, 0, dtype=torch.int64, device=text.device),
+        img_feats=fpn, img_pos_embeds=fpn_pos)
+    return (torch.cat([text, geometry.last_hidden_state], dim=1),
+            torch.cat([text_mask, geometry.attention_mask], dim=1), geometry)
+
+
+def check_presence_unclamped(outputs, prefix):
+    # transformers clamps presence logits to +-10, the official decoder does not: equal only
+    # while they stay inside.
+    worst = outputs["presence_logits"].abs().max().item()
+    if worst >= 10.0:
+        raise RuntimeError(f"{prefix}.presence_logits reach {worst:.2f}: transformers' +-10 clamp "
+                           "acts, so it cannot stand in for the official (unclamped) decoder")
+
+
+def make_frame():
+    generator = torch.Generator().manual_seed(FRAME_SEED)
+    return torch.randint(0, 256, (*FRAME_SIZE, 3), dtype=torch.uint8, generator=generator)
+
+
 @torch.no_grad()
 def main():
     args = parse_args()
@@ -194,8 +253,9 @@ def main():
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda asked for, but torch sees no CUDA device")
+    official = args.behaviour == "official"
 
-    model = load_model(args.model, dtype, device, args.attn)
+    model = load_model(args.model, dtype, device, args.attn, args.behaviour)
     inputs = make_inputs(args.model, model.config)
     on_device = {k: v.to(device) for k, v in inputs.items()}
     pixel_values = on_device["pixel_values"].to(dtype)
@@ -221,16 +281,25 @@ def main():
     saved["text.features"] = text
     saved["text.mask"] = text_mask
 
-    # Sam3Model.forward drops the coarsest level; one image serves every prompt.
-    fpn = [f.expand(batch, -1, -1, -1).contiguous() for f in vision.fpn_hidden_states[:-1]]
-    fpn_pos = [p.expand(batch, -1, -1, -1).contiguous()
-               for p in vision.fpn_position_encoding[:-1]]
+    def expand(levels):
+        # Sam3Model.forward drops the coarsest level; one image serves every prompt.
+        return [f.expand(batch, -1, -1, -1).contiguous() for f in levels[:-1]]
 
-    # Text prompts alone: no geometry encoder (and no CLS token), as in Sam3Model.forward.
-    stages, outputs = run_heads(model, fpn, fpn_pos, text, text_mask)
+    fpn, fpn_pos = expand(vision.fpn_hidden_states), expand(vision.fpn_position_encoding)
+
+    # Text prompts alone: transformers skips the geometry encoder, the official code adds its
+    # CLS token.
+    prompt, prompt_mask, geometry = text_prompt(model, text, text_mask, fpn, fpn_pos,
+                                                args.behaviour)
+    if geometry is not None:
+        saved["text.geometry.prompt"] = geometry.last_hidden_state
+        saved["text.geometry.mask"] = geometry.attention_mask
+    stages, outputs = run_heads(model, fpn, fpn_pos, prompt, prompt_mask)
     saved.update(stages)
     saved.update({f"text.{k}": v for k, v in outputs.items()})
-    check_against_forward(model, on_device, outputs, "text", dtype)
+    check_against_forward(model, on_device, outputs, "text", dtype, official_text=official)
+    if official:
+        check_presence_unclamped(outputs, "text")
 
     labels, box_mask = box_prompt(on_device["input_boxes_labels"])
     geometry = model.geometry_encoder(box_embeddings=on_device["input_boxes"].to(dtype),
@@ -244,13 +313,33 @@ def main():
     saved.update({f"boxes.{k}": v for k, v in stages.items()})
     saved.update({f"boxes.{k}": v for k, v in outputs.items()})
     check_against_forward(model, on_device, outputs, "boxes", dtype)
+    if official:
+        check_presence_unclamped(outputs, "boxes")
+
+    # The image path: an RGB frame through transformers' image processor, then the text
+    # prompts on its pixels.
+    frame = make_frame()
+    size = model.config.vision_config.backbone_config.image_size
+    processor = Sam3ImageProcessor(size={"height": size, "width": size})
+    image_pixels = processor(images=frame.permute(2, 0, 1),
+                             return_tensors="pt")["pixel_values"].to(device)
+    saved["image.rgb"] = frame
+    saved["image.pixel_values"] = image_pixels
+    image_vision = model.vision_encoder(image_pixels.to(dtype))
+    fpn = expand(image_vision.fpn_hidden_states)
+    fpn_pos = expand(image_vision.fpn_position_encoding)
+    prompt, prompt_mask, _ = text_prompt(model, text, text_mask, fpn, fpn_pos, args.behaviour)
+    _, outputs = run_heads(model, fpn, fpn_pos, prompt, prompt_mask)
+    saved.update({f"image.{k}": v for k, v in outputs.items()})
+    check_against_forward(model, on_device, outputs, "image", dtype, official_text=official,
+                          pixel_values=image_pixels.to(dtype))
 
     tensors = {}
     for name, tensor in saved.items():
         tensor = tensor.detach().to("cpu")
         if tensor.is_floating_point():
             tensor = tensor.to(torch.float32)
-        tensors[name] = tensor.contiguous()
+        tensors[name] = tensor.contiguous().clone()
     metadata = {
         "generator": "tools/make_reference.py",
         "transformers": transformers.__version__,
@@ -260,6 +349,7 @@ def main():
         "attn_implementation": args.attn,
         "prompts": "|".join(PROMPTS),
         "pixel_seed": str(PIXEL_SEED),
+        "behaviour": args.behaviour,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     save_file(tensors, args.out, metadata=metadata)

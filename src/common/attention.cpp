@@ -1,7 +1,5 @@
 #include "common/attention.h"
 
-#include "common/compat.h"
-
 #include <cmath>
 
 namespace sam3 {
@@ -20,7 +18,8 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
   if (mask.has_value()) {
     m = mask->scalar_type() == torch::kBool ? *mask : mask->to(q.scalar_type());
   }
-  auto out = compat::sdpa(qh, kh, vh, m, 1.0 / std::sqrt(static_cast<double>(hd)));
+  auto out = at::scaled_dot_product_attention(qh, kh, vh, m, 0.0, false,
+                                              1.0 / std::sqrt(static_cast<double>(hd)));
   return out.transpose(1, 2).reshape({B, Lq, Cv});
 }
 

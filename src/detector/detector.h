@@ -38,8 +38,8 @@ public:
   TextFeatures encode_text(const torch::Tensor &input_ids, const torch::Tensor &attention_mask);
 
   // The detector heads for B prompts on one image: `vision` holds batch 1 (shared by every
-  // prompt) or B; `text` holds B prompts; `boxes` is optional. As in transformers, the
-  // geometry encoder (and its CLS token) runs only when there are boxes.
+  // prompt) or B; `text` holds B prompts; `boxes` is optional. The geometry encoder (and its
+  // CLS token) runs for text-only prompts too unless config().behaviour says otherwise.
   DetectorOutputs detect(const VisionFeatures &vision, const TextFeatures &text,
                          const BoxPrompts &boxes = {});
 

@@ -120,7 +120,8 @@ DetrDecoderLayerImpl::forward(const torch::Tensor &hidden, const torch::Tensor &
   return mlp_layer_norm(x + mlp(x));
 }
 
-DetrDecoderImpl::DetrDecoderImpl(const DetrDecoderConfig &config) : config_(config) {
+DetrDecoderImpl::DetrDecoderImpl(const DetrDecoderConfig &config, bool clamp_presence_logits)
+    : config_(config), clamp_presence_logits_(clamp_presence_logits) {
   const auto C = config.hidden_size;
   TORCH_CHECK(C % 4 == 0, "detr decoder: hidden size ", C,
               " must be divisible by 4 (two sine features per box coordinate pair)");
@@ -194,7 +195,7 @@ DetrDecoderOutput DetrDecoderImpl::forward(const torch::Tensor &memory,
     reference = refine_boxes(queries, reference).detach();
 
     auto p = presence_head(presence_layer_norm(hidden.slice(1, 0, 1))).squeeze(-1);
-    presence.push_back(p.clamp(-10.0, 10.0));
+    presence.push_back(clamp_presence_logits_ ? p.clamp(-10.0, 10.0) : p);
   }
   return {torch::stack(outputs), torch::stack(references), torch::stack(presence)};
 }

@@ -65,12 +65,14 @@ struct DetrDecoderOutput {
   torch::Tensor hidden_states;   // (L,B,Q,C): each layer's queries after output_layer_norm
   torch::Tensor reference_boxes; // (L,B,Q,4): the cxcywh (sigmoid space) boxes each layer
                                  // started from; layer l's prediction is refine_boxes(l)
-  torch::Tensor presence_logits; // (L,B,1), clamped to ±10 as transformers does
+  torch::Tensor presence_logits; // (L,B,1); clamped to ±10 when asked (transformers)
 };
 
 class DetrDecoderImpl : public torch::nn::Module {
 public:
-  explicit DetrDecoderImpl(const DetrDecoderConfig &config);
+  // clamp_presence_logits: transformers' ±10 clamp (DetectorBehaviour); the official
+  // decoder leaves the logit as it is.
+  explicit DetrDecoderImpl(const DetrDecoderConfig &config, bool clamp_presence_logits = false);
 
   // memory/memory_pos (B,HW,C) from the encoder over a height×width grid; prompt (B,T,C),
   // prompt_mask (B,T) bool true = valid.
@@ -94,6 +96,7 @@ public:
 
 private:
   DetrDecoderConfig config_;
+  bool clamp_presence_logits_;
 };
 TORCH_MODULE(DetrDecoder);
 

@@ -1,5 +1,6 @@
 #include "image/image_predictor.h"
 
+#include "common/threads.h"
 #include "image/preprocess.h"
 
 #include <algorithm>
@@ -19,6 +20,7 @@ ImagePredictor::ImagePredictor(std::shared_ptr<Model> model) : model_(std::move(
 }
 
 EncodedImage ImagePredictor::encode(const torch::Tensor &rgb) {
+  use_cpu_threads();
   torch::NoGradGuard no_grad;
   EncodedImage image;
   image.height = rgb.size(0);
@@ -32,6 +34,7 @@ EncodedImage ImagePredictor::encode(const torch::Tensor &rgb) {
 std::vector<Instance> ImagePredictor::detect(const EncodedImage &image,
                                              const std::vector<ConceptPrompt> &prompts,
                                              const DetectOptions &options) {
+  use_cpu_threads();
   std::vector<int> text_only, with_boxes;
   for (int i = 0; i < static_cast<int>(prompts.size()); ++i) {
     if (prompts[i].boxes.empty() && prompts[i].text.empty())
@@ -39,8 +42,8 @@ std::vector<Instance> ImagePredictor::detect(const EncodedImage &image,
     (prompts[i].boxes.empty() ? text_only : with_boxes).push_back(i);
   }
   std::vector<Instance> out;
-  // As in transformers, prompts without boxes skip the geometry encoder entirely, so the two
-  // kinds run as separate batches.
+  // Prompts with and without boxes run as separate batches: a batch pads its box lists to
+  // the longest, and text-only prompts need none.
   if (!text_only.empty())
     run_group(image, prompts, text_only, false, options, out);
   if (!with_boxes.empty())

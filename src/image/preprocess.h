@@ -8,8 +8,9 @@
 namespace sam3 {
 
 // `rgb`: (H, W, 3) uint8 RGB, any device. Returns (1, 3, size, size) in `dtype` on `device`.
-// The resize runs on float with antialiasing, as transformers does (the official code
-// resizes the uint8 tensor, so its pixels differ in the last bit).
+// The resize (bilinear, antialias) runs on the uint8 image as the official code and
+// transformers do, so on the CPU the pixels are theirs exactly; on a GPU the float resize is
+// rounded to whole grey levels (at most one level off).
 torch::Tensor preprocess_image(const torch::Tensor &rgb, int64_t size, torch::Device device,
                                torch::ScalarType dtype);
 

@@ -88,6 +88,24 @@ struct MaskDecoderConfig {
   double layer_norm_eps = 1e-6;
 };
 
+// The places where transformers' Sam3Model departs from the official SAM 3
+// (facebookresearch/sam3) in the detector. Not part of config.json: the defaults are the
+// official behaviour, which the released weights were trained with; the parity tests switch
+// to transformers' (reference_behaviour::transformers()). docs/parity.md has one row each.
+struct DetectorBehaviour {
+  // Official: Sam3Image._encode_prompt always runs the geometry encoder, and its
+  // SequenceGeometryEncoder (add_cls=True) always appends the CLS token, so a text-only prompt
+  // is 32 text tokens + 1 image-conditioned CLS. transformers runs the geometry encoder only
+  // when boxes are given.
+  bool geometry_cls_for_text_only = true;
+  // Official: the ViT's nn.LayerNorm keeps PyTorch's eps, 1e-5. transformers uses the config's
+  // layer_norm_eps (1e-6 in the release's config.json).
+  bool vit_layer_norm_eps_from_config = false;
+  // Official: the decoder calls clamp on the presence logit without keeping the result (no
+  // clamp). transformers clamps it to [-10, 10].
+  bool clamp_presence_logits = false;
+};
+
 struct DetectorConfig {
   VisionConfig vision;
   TextConfig text;
@@ -95,7 +113,11 @@ struct DetectorConfig {
   DetrEncoderConfig detr_encoder;
   DetrDecoderConfig detr_decoder;
   MaskDecoderConfig mask_decoder;
+  DetectorBehaviour behaviour;
 };
+
+// PyTorch's nn.LayerNorm default, which the official ViT keeps.
+constexpr double kOfficialVitLayerNormEps = 1e-5;
 
 // Detection-tracking fusion settings of the video model (top level of Sam3VideoConfig).
 struct VideoConfig {

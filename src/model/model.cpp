@@ -118,15 +118,11 @@ ModelFiles locate_model(const std::string &path) {
 }
 
 std::shared_ptr<Model> Model::load(const std::string &path, torch::Device device,
-                                   Precision precision) {
-  // LibTorch's CPU kernels for half types are incomplete (Debian's 1.13 mis-runs the
-  // neck's transposed convolutions in bf16): refuse clearly rather than fail mid-stream.
-  if (device.is_cpu() && precision != Precision::kFloat32)
-    throw std::invalid_argument("precision " + precision_name(precision) +
-                                " needs a CUDA device; on the CPU use fp32");
+                                   Precision precision, const DetectorBehaviour &behaviour) {
   std::shared_ptr<Model> model(new Model());
   model->files_ = locate_model(path);
   model->config_ = load_config(model->files_.config);
+  model->config_.detector.behaviour = behaviour;
   validate(model->config_.detector);
   model->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_path(model->files_.tokenizer));
   if (model->tokenizer_->vocab_size() > model->config_.detector.text.vocab_size)

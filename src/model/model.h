@@ -43,8 +43,9 @@ ModelFiles locate_model(const std::string &path);
 class Model {
 public:
   // Loads and validates everything; throws ModelFileError (bad files) or std::runtime_error.
+  // `behaviour`: the official SAM 3 by default; the parity tests ask for transformers'.
   static std::shared_ptr<Model> load(const std::string &path, torch::Device device,
-                                     Precision precision);
+                                     Precision precision, const DetectorBehaviour &behaviour = {});
 
   const ModelConfig &config() const { return config_; }
   const ModelFiles &files() const { return files_; }

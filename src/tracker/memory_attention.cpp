@@ -1,7 +1,5 @@
 #include "tracker/memory_attention.h"
 
-#include "common/compat.h"
-
 #include <cmath>
 
 namespace sam3 {
@@ -69,7 +67,8 @@ torch::Tensor TrackerRoPEAttentionImpl::forward(const torch::Tensor &query,
                           rope.sin.repeat({frames, 1}));
     k = torch::cat({rotated, k.slice(2, num_k_rope)}, 2);
   }
-  auto out = compat::sdpa(q, k, v, c10::nullopt, 1.0 / std::sqrt(static_cast<double>(head_dim)));
+  auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
+                                              1.0 / std::sqrt(static_cast<double>(head_dim)));
   return o_proj(out.transpose(1, 2).reshape({B, Lq, internal}));
 }
 

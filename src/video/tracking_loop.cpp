@@ -1,5 +1,6 @@
 #include "video/tracking_loop.h"
 
+#include "common/threads.h"
 #include "video/mask_ops.h"
 
 #include <algorithm>
@@ -272,6 +273,7 @@ std::vector<int64_t> TrackingLoop::update_hotstart(int64_t frame_index,
 
 std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
                                                const FrameDetections &detections) {
+  use_cpu_threads();
   if (last_frame_ && frame.index <= *last_frame_)
     throw std::invalid_argument("TrackingLoop::process: frame index " +
                                 std::to_string(frame.index) + " does not follow " +

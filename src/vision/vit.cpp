@@ -1,7 +1,5 @@
 #include "vision/vit.h"
 
-#include "common/compat.h"
-
 #include <cmath>
 
 namespace sam3 {
@@ -103,7 +101,8 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor &x, const RopeTables
   };
   auto [q, k] = apply_rope(heads(q_proj(x)), heads(k_proj(x)), rope);
   auto v = heads(v_proj(x));
-  auto out = compat::sdpa(q, k, v, {}, 1.0 / std::sqrt(static_cast<double>(head_dim_)));
+  auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
+                                              1.0 / std::sqrt(static_cast<double>(head_dim_)));
   return o_proj(out.transpose(1, 2).reshape({B, h, w, num_heads_ * head_dim_}));
 }
 

@@ -25,11 +25,7 @@ import sys
 import tempfile
 import unittest
 
-try:
-    import torch
-except ImportError:
-    print("SKIP: PyTorch (import torch) is not available; install python3-torch to run this test")
-    sys.exit(77)
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERTER = os.path.join(HERE, "..", "..", "tools", "convert_sam3_pt.py")

@@ -1,11 +1,11 @@
-// Numerical parity of the detector with transformers' Sam3Model: the goldens in
-// tests/parity/tiny (a generated model folder plus reference.safetensors written by
-// tools/make_reference.py) hold fixed inputs and every intermediate stage; libsam3 runs the
-// same inputs stage by stage and each stage must match within tolerance (docs/parity.md).
-//
-// The comparison itself is tested on goldens libsam3 writes on the fly: its own output must
-// pass and a model with one changed weight must fail at the right stages.
+// Numerical parity of the detector with transformers' Sam3Model, live: each run generates a
+// tiny model with seeded weights (sam3-make-test-model's generator), has transformers compute
+// every stage on it (tools/make_reference.py, run with the project's .venv Python) and runs
+// the same inputs through libsam3 stage by stage (docs/parity.md). Twice: with transformers'
+// behaviour, and with the official SAM 3's where transformers departs from it (a text-only
+// prompt gets the geometry encoder's CLS token, ViT LayerNorm eps 1e-5, no presence clamp).
 #include "detector/detector.h"
+#include "image/preprocess.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/test_model.h"
@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,18 +35,8 @@ constexpr double kTolerance = 1e-4;
 
 const std::vector<std::string> kInputNames = {"pixel_values", "input_ids", "attention_mask",
                                               "input_boxes", "input_boxes_labels"};
-// The prompts and boxes tools/make_reference.py uses; the self-made goldens use them too so
-// that both kinds of golden exercise the same paths (padding box included).
+// The prompts tools/make_reference.py tokenises (the tokenizer check re-tokenises them).
 const std::vector<std::string> kPrompts = {"a cat", "red car on the left"};
-const std::vector<float> kInputBoxes = {0.40f, 0.45f, 0.30f, 0.50f, 0.70f, 0.30f, 0.20f, 0.25f,
-                                        0.55f, 0.60f, 0.50f, 0.40f, 0.10f, 0.10f, 0.05f, 0.05f};
-const std::vector<int64_t> kInputBoxesLabels = {1, 0, 1, -10};
-constexpr int64_t kPixelSeed = 0;
-
-bool is_file(const std::string &path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 std::string temp_dir() {
   char tmpl[] = "/tmp/sam3-parity-XXXXXX";
@@ -103,11 +94,13 @@ void add_outputs(const sam3::DetectorOutputs &o, const std::string &prefix,
   out[prefix + "semantic_seg"] = o.semantic_seg;
 }
 
-// Every stage the goldens hold, computed by libsam3. The final outputs come from
+// Every stage the reference holds, computed by libsam3. The final outputs come from
 // Detector::detect itself (the path the elements run); the intermediates from its blocks,
-// composed as detect() composes them.
-std::map<std::string, torch::Tensor> run_stages(sam3::Detector &detector, const ParityInputs &in) {
+// composed as detect() composes them. `image_rgb`: the image path's frame (H, W, 3) uint8.
+std::map<std::string, torch::Tensor> run_stages(sam3::Detector &detector, const ParityInputs &in,
+                                                const torch::Tensor &image_rgb) {
   torch::NoGradGuard no_grad;
+  const bool official_text = detector->config().behaviour.geometry_cls_for_text_only;
   std::map<std::string, torch::Tensor> out;
   auto vision = detector->encode_image(in.pixel_values);
   out["vision.backbone"] = vision.backbone;
@@ -126,7 +119,17 @@ std::map<std::string, torch::Tensor> run_stages(sam3::Detector &detector, const 
     pos.push_back(vision.fpn_pos[i].expand({batch, -1, -1, -1}));
   }
 
-  run_heads(detector, fpn, pos, text.features, text.mask, "", out);
+  auto prompt = text.features, prompt_mask = text.mask;
+  if (official_text) {
+    auto cls = detector->geometry_encoder->forward(
+        torch::zeros({batch, 0, 4}), torch::zeros({batch, 0}, torch::kBool),
+        torch::zeros({batch, 0}, torch::kInt64), fpn.back(), pos.back());
+    out["text.geometry.prompt"] = cls.prompt;
+    out["text.geometry.mask"] = cls.mask;
+    prompt = torch::cat({prompt, cls.prompt}, 1);
+    prompt_mask = torch::cat({prompt_mask, cls.mask}, 1);
+  }
+  run_heads(detector, fpn, pos, prompt, prompt_mask, "", out);
   add_outputs(detector->detect(vision, text), "text.", out);
 
   const auto padding = in.input_boxes_labels == -10;
@@ -141,6 +144,12 @@ std::map<std::string, torch::Tensor> run_stages(sam3::Detector &detector, const 
   run_heads(detector, fpn, pos, torch::cat({text.features, geometry.prompt}, 1),
             torch::cat({text.mask, geometry.mask}, 1), "boxes.", out);
   add_outputs(detector->detect(vision, text, boxes), "boxes.", out);
+
+  // The image path: the RGB frame through libsam3's pre-processing, then the text prompts.
+  const auto size = detector->config().vision.backbone.image_size;
+  auto pixels = sam3::preprocess_image(image_rgb, size, torch::kCPU, torch::kFloat32);
+  out["image.pixel_values"] = pixels;
+  add_outputs(detector->detect(detector->encode_image(pixels), text), "image.", out);
   return out;
 }
 
@@ -202,7 +211,8 @@ StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
 ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
                             const sam3::SafetensorsFile &reference) {
   ParityReport report;
-  const std::set<std::string> inputs(kInputNames.begin(), kInputNames.end());
+  std::set<std::string> inputs(kInputNames.begin(), kInputNames.end());
+  inputs.insert("image.rgb");
   for (const auto &[name, tensor] : ours) {
     if (!reference.has(name)) {
       StageResult r;
@@ -240,119 +250,138 @@ void print_report(const ParityReport &report, const std::string &title) {
   std::fflush(stdout);
 }
 
-// Loads the model folder `dir`, runs its reference.safetensors' inputs through it and
-// compares every stage with the reference.
-ParityReport check_golden(const std::string &dir, const std::string &title) {
-  const auto reference = sam3::SafetensorsFile::open(dir + "/reference.safetensors");
+// transformers' composition where it departs from the official SAM 3.
+sam3::DetectorBehaviour transformers_behaviour() {
+  sam3::DetectorBehaviour b;
+  b.geometry_cls_for_text_only = false;
+  b.vit_layer_norm_eps_from_config = true;
+  b.clamp_presence_logits = true;
+  return b;
+}
+
+// Loads the model folder `dir` with `behaviour`, runs the inputs of the reference file
+// `reference_path` through it and compares every stage with the reference.
+ParityReport check_reference(const std::string &dir, const std::string &reference_path,
+                             const sam3::DetectorBehaviour &behaviour, const std::string &title) {
+  const auto reference = sam3::SafetensorsFile::open(reference_path);
   const auto &meta = reference.metadata();
   const auto dtype = meta.count("dtype") ? meta.at("dtype") : std::string("fp32");
   if (dtype != "fp32")
     throw std::runtime_error(reference.path() + ": reference computed in " + dtype +
                              "; the fp32 tolerance only holds for fp32 references");
-  auto model = sam3::Model::load(dir, torch::kCPU, sam3::Precision::kFloat32);
-  const auto report =
-      compare_stages(run_stages(model->detector(), read_inputs(reference)), reference);
+  auto model = sam3::Model::load(dir, torch::kCPU, sam3::Precision::kFloat32, behaviour);
+  const auto report = compare_stages(
+      run_stages(model->detector(), read_inputs(reference), reference.tensor("image.rgb")),
+      reference);
   print_report(report, title);
   return report;
 }
 
-// A golden from libsam3 itself, with the inputs make_reference.py uses: a tiny model in
-// `dir` and its stages in dir/reference.safetensors.
-void write_self_golden(const std::string &dir) {
-  sam3::write_test_model(dir, sam3::tiny_test_config(), 0);
-  auto model = sam3::Model::load(dir, torch::kCPU, sam3::Precision::kFloat32);
-  const auto size = model->image_size();
-  auto gen = at::detail::createCPUGenerator(kPixelSeed);
-  ParityInputs in;
-  in.pixel_values = at::rand({1, 3, size, size}, gen) * 2 - 1;
-  auto tokens = model->tokenizer().tokenize_batch(kPrompts);
-  in.input_ids = tokens.input_ids;
-  in.attention_mask = tokens.attention_mask;
-  in.input_boxes = torch::tensor(kInputBoxes).view({2, 2, 4});
-  in.input_boxes_labels = torch::tensor(kInputBoxesLabels).view({2, 2});
-
-  auto stages = run_stages(model->detector(), in);
-  std::vector<std::pair<std::string, torch::Tensor>> tensors(stages.begin(), stages.end());
-  tensors.emplace_back("pixel_values", in.pixel_values);
-  tensors.emplace_back("input_ids", in.input_ids);
-  tensors.emplace_back("attention_mask", in.attention_mask);
-  tensors.emplace_back("input_boxes", in.input_boxes);
-  tensors.emplace_back("input_boxes_labels", in.input_boxes_labels);
-  sam3::write_safetensors(dir + "/reference.safetensors", tensors,
-                          {{"generator", "test_parity (libsam3 itself)"}, {"dtype", "fp32"}});
-}
-
-TEST(Parity, MatchesTransformersGoldens) {
-  // SAM3_PARITY_DIR points the check at other goldens (the full-size ones, which stay out
-  // of the repository).
-  const char *root = std::getenv("SAM3_SOURCE_ROOT");
-  const char *other = std::getenv("SAM3_PARITY_DIR");
-  const std::string dir =
-      other && *other ? std::string(other) : std::string(root ? root : ".") + "/tests/parity/tiny";
-  if (!is_file(dir + "/reference.safetensors"))
-    GTEST_SKIP() << "no parity goldens in tests/parity/tiny (generate them with "
-                    "tools/make_reference.py on a machine with transformers; see docs/parity.md)";
-  const auto report = check_golden(dir, "transformers goldens in " + dir);
+void expect_all_pass(const ParityReport &report) {
   ASSERT_FALSE(report.stages.empty());
   for (const auto &s : report.stages)
-    EXPECT_TRUE(s.pass) << s.name << ": " << (s.problem.empty() ? "max abs error " : s.problem)
-                        << (s.problem.empty() ? std::to_string(s.max_abs) : "");
+    EXPECT_TRUE(s.pass) << s.name << ": "
+                        << (s.problem.empty() ? "max abs error " + std::to_string(s.max_abs)
+                                              : s.problem);
 }
 
-class SelfGolden : public ::testing::Test {
+// Runs tools/make_reference.py with the project's Python on `model_dir`.
+void make_reference(const std::string &model_dir, const std::string &out,
+                    const std::string &behaviour) {
+  const char *python = std::getenv("SAM3_PYTHON");
+  const char *root = std::getenv("SAM3_SOURCE_ROOT");
+  if (!python || !root)
+    throw std::runtime_error("SAM3_PYTHON and SAM3_SOURCE_ROOT must be set (meson test sets them)");
+  const std::string command = std::string(python) + " " + root +
+                              "/tools/make_reference.py --model " + model_dir + " --out " + out +
+                              " --behaviour " + behaviour + " > " + out + ".log 2>&1";
+  if (std::system(command.c_str()) != 0) {
+    std::ifstream log(out + ".log");
+    std::stringstream text;
+    text << log.rdbuf();
+    throw std::runtime_error("make_reference.py failed:\n" + text.str());
+  }
+}
+
+// One tiny model with seeded weights and both references, made once for the suite.
+class DetectorParity : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     root_ = new std::string(temp_dir());
-    write_self_golden(*root_ + "/golden");
+    sam3::write_test_model(model(), sam3::tiny_test_config(), 0);
+    make_reference(model(), reference("transformers"), "transformers");
+    make_reference(model(), reference("official"), "official");
   }
   static void TearDownTestSuite() {
     std::system(("rm -rf " + *root_).c_str());
     delete root_;
   }
+  static std::string model() { return *root_ + "/model"; }
+  static std::string reference(const std::string &behaviour) {
+    return *root_ + "/" + behaviour + ".safetensors";
+  }
   static std::string *root_;
 };
-std::string *SelfGolden::root_ = nullptr;
+std::string *DetectorParity::root_ = nullptr;
 
-TEST_F(SelfGolden, ItsOwnOutputPasses) {
-  const auto report = check_golden(*root_ + "/golden", "libsam3 against itself");
-  // Every stage make_reference.py writes is there: 4 FPN levels of the tiny model, the
-  // text and box heads, the geometry prompt.
+TEST_F(DetectorParity, EveryStageMatchesTransformers) {
+  const auto report = check_reference(model(), reference("transformers"), transformers_behaviour(),
+                                      "transformers' behaviour");
+  // The stages the test is about: the ViT and every neck level, both prompt kinds, the
+  // several prompts of one batch, and the image path from an RGB frame.
   std::set<std::string> names;
   for (const auto &s : report.stages)
     names.insert(s.name);
-  for (const auto *expected : {"vision.backbone",
-                               "vision.fpn.3",
-                               "vision.fpn_pos.3",
-                               "text.features",
-                               "text.mask",
-                               "geometry.prompt",
-                               "geometry.mask",
-                               "encoder.memory",
-                               "decoder.hidden_states",
-                               "decoder.reference_boxes",
-                               "decoder.presence_logits",
-                               "text.pred_masks",
-                               "text.pred_boxes",
-                               "text.pred_logits",
-                               "text.presence_logits",
-                               "text.semantic_seg",
-                               "boxes.pred_logits",
-                               "boxes.pred_boxes",
-                               "boxes.pred_masks",
-                               "boxes.presence_logits"})
+  for (const auto *expected :
+       {"vision.backbone", "vision.fpn.3", "vision.fpn_pos.3", "text.features", "geometry.prompt",
+        "encoder.memory", "decoder.hidden_states", "text.pred_masks", "text.pred_logits",
+        "text.presence_logits", "boxes.encoder.memory", "boxes.pred_logits", "boxes.pred_masks",
+        "image.pixel_values", "image.pred_logits", "image.pred_masks"})
     EXPECT_TRUE(names.count(expected)) << expected;
-  EXPECT_TRUE(report.failing().empty());
+  EXPECT_FALSE(names.count("text.geometry.prompt"));
+  expect_all_pass(report);
 }
 
-TEST_F(SelfGolden, OneChangedWeightFailsFromItsStageOn) {
-  // The fusion encoder's MLP, nudged: the vision and text stages before it must still pass,
-  // the encoder output and everything after it must fail.
-  const std::string golden = *root_ + "/golden";
+TEST_F(DetectorParity, OfficialBehaviourIsTheDefaultAndMatchesItsReference) {
+  // The default: a text-only prompt carries the geometry encoder's CLS token.
+  const auto report =
+      check_reference(model(), reference("official"), {}, "the official SAM 3's behaviour");
+  bool has_cls_stage = false;
+  for (const auto &s : report.stages)
+    has_cls_stage |= s.name == "text.geometry.prompt";
+  EXPECT_TRUE(has_cls_stage);
+  expect_all_pass(report);
+}
+
+TEST_F(DetectorParity, TheTwoBehavioursDifferOnTextOnlyPrompts) {
+  // Checked against each other's reference, each must fail on the text-only outputs (so the
+  // switch is real) and agree on the box prompts (same path in both).
+  const auto failing = check_reference(model(), reference("official"), transformers_behaviour(),
+                                       "transformers' behaviour against the official reference")
+                           .failing();
+  for (const auto *differs : {"text.pred_logits", "text.pred_masks", "encoder.memory"})
+    EXPECT_TRUE(failing.count(differs)) << differs;
+}
+
+TEST_F(DetectorParity, TokenizerMatchesClipTokenizerOnEveryToken) {
+  auto loaded = sam3::Model::load(model(), torch::kCPU, sam3::Precision::kFloat32);
+  const auto ref = sam3::SafetensorsFile::open(reference("transformers"));
+  auto tokens = loaded->tokenizer().tokenize_batch(kPrompts);
+  const auto mask = ref.tensor("attention_mask").to(torch::kInt64);
+  ASSERT_TRUE(torch::equal(tokens.attention_mask.to(torch::kInt64), mask));
+  // The padding ids differ by design and are masked out: the official tokenizer pads with id
+  // 0, transformers' with its pad token.
+  EXPECT_TRUE(torch::equal(tokens.input_ids * mask, ref.tensor("input_ids") * mask));
+}
+
+TEST_F(DetectorParity, OneChangedWeightFailsFromItsStageOn) {
+  // The fusion encoder's MLP, nudged: the vision and text stages before it must still match
+  // transformers, the encoder output and everything after it must not.
   const std::string perturbed = *root_ + "/perturbed";
   ASSERT_EQ(::mkdir(perturbed.c_str(), 0755), 0);
-  for (const auto *f : {"config.json", "vocab.json", "merges.txt", "reference.safetensors"})
-    copy_file(golden + "/" + f, perturbed + "/" + f);
-  const auto weights = sam3::SafetensorsFile::open(golden + "/model.safetensors");
+  for (const auto *f : {"config.json", "vocab.json", "merges.txt"})
+    copy_file(model() + "/" + f, perturbed + "/" + f);
+  const auto weights = sam3::SafetensorsFile::open(model() + "/model.safetensors");
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   const std::string changed = "detr_encoder.layers.0.mlp.fc2.weight";
   ASSERT_TRUE(weights.has(changed));
@@ -364,7 +393,10 @@ TEST_F(SelfGolden, OneChangedWeightFailsFromItsStageOn) {
   }
   sam3::write_safetensors(perturbed + "/model.safetensors", tensors, weights.metadata());
 
-  const auto failing = check_golden(perturbed, "perturbed model (" + changed + ")").failing();
+  const auto failing =
+      check_reference(perturbed, reference("transformers"), transformers_behaviour(),
+                      "perturbed model (" + changed + ")")
+          .failing();
   for (const auto *still_equal :
        {"vision.backbone", "vision.fpn.0", "text.features", "text.mask", "geometry.prompt"})
     EXPECT_FALSE(failing.count(still_equal)) << still_equal;
