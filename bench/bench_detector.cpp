@@ -1,9 +1,12 @@
-// Per-stage latency of the SAM 3 detector on generated weights, printed as a table.
+// Per-stage latency of the SAM 3 detector, printed as a table.
 //
-//   bench_detector [--preset tiny|full] [--device cpu|cuda] [--precision fp32|bf16|fp16]
-//                  [--iterations N] [--warmup N]
+//   bench_detector [--preset tiny|full | --model DIR] [--device cpu|cuda]
+//                  [--precision fp32|bf16|fp16] [--iterations N] [--warmup N] [--csv]
 //
-// The weights are random (model/test_model.h); speed does not depend on their values.
+// Without --model the weights are random (model/test_model.h); speed does not depend on their
+// values. --model loads a model folder (bench/compare_detector.py passes the folder it also
+// gives transformers). --csv prints "stage,median_ms,min_ms" lines instead of the table.
+#include "common/threads.h"
 #include "detector/detector.h"
 #include "image/preprocess.h"
 #include "model/model.h"
@@ -41,11 +44,23 @@ struct Stats {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string preset = "tiny", device_name = "cpu", precision_name = "fp32";
+  std::string preset = "tiny", device_name = "cpu", precision_name = "fp32", model_dir;
   int iterations = 5, warmup = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--preset")
+  bool csv = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--csv") {
+      csv = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << a << " needs a value\n";
+      return 2;
+    }
+    const std::string v = argv[++i];
+    if (a == "--model")
+      model_dir = v;
+    else if (a == "--preset")
       preset = v;
     else if (a == "--device")
       device_name = v;
@@ -61,19 +76,33 @@ int main(int argc, char **argv) {
     }
   }
   try {
-    const auto config = preset == "full" ? sam3::full_test_config() : sam3::tiny_test_config();
     const auto device = sam3::parse_device(device_name);
-    const auto dtype = sam3::precision_dtype(sam3::parse_precision(precision_name));
+    const auto precision = sam3::parse_precision(precision_name);
+    const auto dtype = sam3::precision_dtype(precision);
+    sam3::use_cpu_threads();
     torch::NoGradGuard no_grad;
     torch::manual_seed(0);
-    sam3::Detector det(config.detector);
-    det->eval();
-    det->to(device, dtype);
+    std::shared_ptr<sam3::Model> model;
+    sam3::Detector det{nullptr};
+    torch::Tensor ids, mask;
+    if (!model_dir.empty()) {
+      model = sam3::Model::load(model_dir, device, precision);
+      det = model->detector();
+      auto tokens = model->tokenizer().tokenize_batch({"a cat"});
+      ids = tokens.input_ids.to(device);
+      mask = tokens.attention_mask.to(device);
+      preset = model_dir;
+    } else {
+      const auto config = preset == "full" ? sam3::full_test_config() : sam3::tiny_test_config();
+      det = sam3::Detector(config.detector);
+      det->eval();
+      det->to(device, dtype);
+      ids = torch::randint(1, 1000, {1, 32}, torch::kInt64).to(device);
+      mask = torch::ones({1, 32}, torch::kInt64).to(device);
+    }
 
-    const auto size = config.detector.vision.backbone.image_size;
+    const auto size = det->config().vision.backbone.image_size;
     auto frame = torch::randint(0, 256, {720, 1280, 3}, torch::kUInt8);
-    auto ids = torch::randint(1, 1000, {1, 32}, torch::kInt64).to(device);
-    auto mask = torch::ones({1, 32}, torch::kInt64).to(device);
     sam3::BoxPrompts boxes{torch::tensor({{{0.5f, 0.5f, 0.2f, 0.3f}}}).to(device),
                            torch::ones({1, 1}, torch::kInt64).to(device),
                            torch::ones({1, 1}, torch::kBool).to(device)};
@@ -112,9 +141,14 @@ int main(int argc, char **argv) {
         stats[order[5]].ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
 
-    std::printf("SAM 3 detector, preset %s, %s, %s, input %lldx%lld, %d iterations\n\n",
+    if (csv) {
+      for (const auto &name : order)
+        std::printf("%s,%.3f,%.3f\n", name.c_str(), stats[name].median(), stats[name].min());
+      return 0;
+    }
+    std::printf("SAM 3 detector, %s, %s, %s, input %lldx%lld, %d threads, %d iterations\n\n",
                 preset.c_str(), device.str().c_str(), precision_name.c_str(), (long long)size,
-                (long long)size, iterations);
+                (long long)size, at::get_num_threads(), iterations);
     std::printf("| %-30s | %12s | %12s |\n", "stage", "median ms", "min ms");
     std::printf("|%s|%s|%s|\n", std::string(32, '-').c_str(), std::string(14, '-').c_str(),
                 std::string(14, '-').c_str());

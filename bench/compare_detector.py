@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""The detector's speed, ours against transformers' Sam3Model, in one run.
+
+    .venv/bin/python bench/compare_detector.py [--preset tiny|full] [--precision fp32|bf16]
+        [--threads N] [--iterations K] [--build DIR] [--model DIR]
+
+Both sides get the same seeded weights (a folder from sam3-make-test-model, or --model), the
+same 1280x720 frame and prompt, the same thread count, and the same prompt composition (the
+official one: a text prompt also runs the geometry encoder's CLS token; transformers takes that
+path when given one padding box). transformers runs eagerly with its default attention (SDPA).
+Ours is build/bench/bench_detector --model DIR --csv, run by this script after transformers.
+
+Prints, per stage, the median ms of each side, transformers / ours (> 1: ours is faster), the
+stage's GFLOP (counted on the transformers side with torch.utils.flop_counter) and the GFLOP/s
+each side reaches, with the fraction of the machine's peak (threads x clock x FLOP per cycle,
+as bench_matmul states it).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import make_reference  # noqa: E402  (the same model loading and stage composition as parity)
+from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor  # noqa: E402
+
+STAGES = ["preprocess (1280x720)", "vision encoder (ViT + neck)", "text encoder (1 prompt)",
+          "detector heads, text", "detector heads, text + 1 box", "total, text"]
+
+
+def cpu_peak_gflops(threads, dtype):
+    flags, ghz = set(), 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "flags" and not flags:
+                flags = set(value.split())
+            elif key == "cpu MHz" and not ghz:
+                ghz = float(value) / 1000
+    avx512 = "avx512f" in flags
+    if dtype == torch.bfloat16:
+        per_cycle = 1024 if "amx_bf16" in flags else (128 if "avx512_bf16" in flags else
+                                                       (64 if avx512 else 32))
+    else:
+        per_cycle = 64 if avx512 else 32
+    return threads * ghz * per_cycle
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", choices=["tiny", "full"], default="tiny")
+    p.add_argument("--model", help="model folder (default: generated for --preset, seed 0)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--iterations", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    return p.parse_args()
+
+
+def timed(fn, iterations, warmup):
+    times = []
+    for i in range(warmup + iterations):
+        t0 = time.perf_counter()
+        out = fn()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    return out, times
+
+
+def gflop(fn):
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+@torch.no_grad()
+def transformers_side(model_dir, dtype, iterations, warmup):
+    model = make_reference.load_model(model_dir, dtype, torch.device("cpu"), "sdpa", "official")
+    size = model.config.vision_config.backbone_config.image_size
+    processor = Sam3ImageProcessor(size={"height": size, "width": size})
+    frame = torch.randint(0, 256, (3, 720, 1280), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    tokenizer_ids, tokenizer_mask = make_reference.tokenize(model_dir)
+    ids, mask = tokenizer_ids[:1], tokenizer_mask[:1]
+    boxes = torch.tensor([[[0.5, 0.5, 0.2, 0.3]]])
+    labels = torch.ones(1, 1, dtype=torch.int64)
+
+    def preprocess():
+        return processor(images=frame, return_tensors="pt")["pixel_values"].to(dtype)
+
+    def heads(vision, text, with_box):
+        fpn = list(vision.fpn_hidden_states[:-1])
+        pos = list(vision.fpn_position_encoding[:-1])
+        text_mask = mask.bool()
+        if with_box:
+            label, box_mask = make_reference.box_prompt(labels)
+            geometry = model.geometry_encoder(box_embeddings=boxes.to(dtype), box_mask=box_mask,
+                                              box_labels=label, img_feats=fpn, img_pos_embeds=pos)
+            prompt = torch.cat([text, geometry.last_hidden_state], 1)
+            prompt_mask = torch.cat([text_mask, geometry.attention_mask], 1)
+        else:
+            prompt, prompt_mask, _ = make_reference.text_prompt(model, text, text_mask, fpn, pos,
+                                                                "official")
+        return make_reference.run_heads(model, fpn, pos, prompt, prompt_mask)
+
+    stats, flops = {}, {}
+    pixels, stats[STAGES[0]] = timed(preprocess, iterations, warmup)
+    vision, stats[STAGES[1]] = timed(lambda: model.vision_encoder(pixels), iterations, warmup)
+    text, stats[STAGES[2]] = timed(
+        lambda: make_reference.text_embeddings(model, ids, mask), iterations, warmup)
+    _, stats[STAGES[3]] = timed(lambda: heads(vision, text, False), iterations, warmup)
+    _, stats[STAGES[4]] = timed(lambda: heads(vision, text, True), iterations, warmup)
+    flops[STAGES[1]] = gflop(lambda: model.vision_encoder(pixels))
+    flops[STAGES[2]] = gflop(lambda: make_reference.text_embeddings(model, ids, mask))
+    flops[STAGES[3]] = gflop(lambda: heads(vision, text, False))
+    flops[STAGES[4]] = gflop(lambda: heads(vision, text, True))
+    flops[STAGES[5]] = flops[STAGES[1]] + flops[STAGES[2]] + flops[STAGES[3]]
+    medians = {k: statistics.median(v) for k, v in stats.items()}
+    medians[STAGES[5]] = sum(medians[s] for s in STAGES[:4])
+    return medians, flops
+
+
+def ours_side(build, model_dir, precision, threads, iterations, warmup):
+    env = dict(os.environ, SAM3_THREADS=str(threads))
+    out = subprocess.run([os.path.join(build, "bench", "bench_detector"), "--model", model_dir,
+                          "--precision", precision, "--iterations", str(iterations),
+                          "--warmup", str(warmup), "--csv"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    medians = {}
+    for line in out.splitlines():
+        name, median, _ = line.rsplit(",", 2)
+        medians[name] = float(median)
+    return medians
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    dtype = torch.float32 if args.precision == "fp32" else torch.bfloat16
+    with tempfile.TemporaryDirectory(prefix="sam3-compare-") as tmp:
+        model_dir = args.model
+        if not model_dir:
+            model_dir = os.path.join(tmp, args.preset)
+            subprocess.run([os.path.join(args.build, "tools", "sam3-make-test-model"), "--preset",
+                            args.preset, "--seed", "0", model_dir], check=True,
+                           stdout=subprocess.DEVNULL)
+        theirs, flops = transformers_side(model_dir, dtype, args.iterations, args.warmup)
+        ours = ours_side(args.build, model_dir, args.precision, args.threads, args.iterations,
+                         args.warmup)
+
+    peak = cpu_peak_gflops(args.threads, dtype)
+    print(f"SAM 3 detector, {args.model or 'preset ' + args.preset}, cpu, {args.precision}, "
+          f"{args.threads} threads, median of {args.iterations}; torch {torch.__version__}; "
+          f"peak {peak:.0f} GFLOP/s")
+    print()
+    print("| stage | ours ms | transformers ms | transformers / ours | GFLOP | ours GFLOP/s "
+          "(of peak) | transformers GFLOP/s (of peak) |")
+    print("|---|---|---|---|---|---|---|")
+    for stage in STAGES:
+        mine, ref = ours[stage], theirs[stage]
+        work = flops.get(stage)
+        if work:
+            rates = [work / (t / 1000) for t in (mine, ref)]
+            rate_text = [f"{r:.1f} ({100 * r / peak:.0f}%)" for r in rates]
+            work_text = f"{work:.2f}"
+        else:
+            rate_text, work_text = ["-", "-"], "-"
+        print(f"| {stage} | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x | {work_text} | "
+              f"{rate_text[0]} | {rate_text[1]} |")
+
+
+if __name__ == "__main__":
+    main()
