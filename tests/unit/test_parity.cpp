@@ -308,21 +308,27 @@ class DetectorParity : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     root_ = new std::string(temp_dir());
-    sam3::write_test_model(model(), sam3::tiny_test_config(), 0);
+    // SAM3_PARITY_MODEL: another model folder (tools/parity-full.sh passes a full-size one).
+    const char *other = std::getenv("SAM3_PARITY_MODEL");
+    model_ = new std::string(other && *other ? other : *root_ + "/model");
+    if (!(other && *other))
+      sam3::write_test_model(model(), sam3::tiny_test_config(), 0);
     make_reference(model(), reference("transformers"), "transformers");
     make_reference(model(), reference("official"), "official");
   }
   static void TearDownTestSuite() {
     std::system(("rm -rf " + *root_).c_str());
     delete root_;
+    delete model_;
   }
-  static std::string model() { return *root_ + "/model"; }
+  static std::string model() { return *model_; }
   static std::string reference(const std::string &behaviour) {
     return *root_ + "/" + behaviour + ".safetensors";
   }
-  static std::string *root_;
+  static std::string *root_, *model_;
 };
 std::string *DetectorParity::root_ = nullptr;
+std::string *DetectorParity::model_ = nullptr;
 
 TEST_F(DetectorParity, EveryStageMatchesTransformers) {
   const auto report = check_reference(model(), reference("transformers"), transformers_behaviour(),
