@@ -42,8 +42,8 @@ want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
-echo "creating $venv from $requirements: downloads about 3.3 GB (torch 2.11.0 with its CUDA 13"
-echo "libraries, 2.9 GB; transformers and the rest, 0.4 GB) and takes about 5 GB on disk"
+echo "creating $venv from $requirements: downloads about 2.8 GB (torch 2.11.0 with its CUDA 13"
+echo "libraries and triton, 2.7 GB; transformers and the rest, 0.07 GB), about 5 GB on disk"
 /usr/bin/python3 -m venv --system-site-packages "$venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements"
 "$venv/bin/python" -c 'import torch, transformers; print("venv: torch", torch.__version__, "transformers", transformers.__version__)'
