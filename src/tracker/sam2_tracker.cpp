@@ -179,10 +179,29 @@ MemoryRetention retained_memory(int64_t last_frame, const std::vector<int64_t> &
   return r;
 }
 
+namespace {
+
+float visibility(float object_score_logit) {
+  return object_score_logit > 0 ? 2.f / (1.f + std::exp(-object_score_logit)) - 1.f : 0.f;
+}
+
+} // namespace
+
 float selection_score(float object_score_logit, float iou_score) {
-  const float visible =
-      object_score_logit > 0 ? 2.f / (1.f + std::exp(-object_score_logit)) - 1.f : 0.f;
-  return visible * iou_score;
+  return visibility(object_score_logit) * iou_score;
+}
+
+float cohort_selection_score(const std::vector<float> &object_score_logits,
+                             const std::vector<float> &iou_scores) {
+  TORCH_CHECK(!object_score_logits.empty() && object_score_logits.size() == iou_scores.size(),
+              "cohort_selection_score: one score and one IoU per object");
+  double visible = 0, iou = 0;
+  for (size_t i = 0; i < iou_scores.size(); ++i) {
+    visible += visibility(object_score_logits[i]);
+    iou += iou_scores[i];
+  }
+  const double n = static_cast<double>(iou_scores.size());
+  return static_cast<float>((visible / n) * (iou / n));
 }
 
 Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
@@ -394,18 +413,19 @@ std::vector<TrackerPrediction> Sam2Tracker::propagate(const TrackerFrame &frame)
     }
   }
 
-  // The selection score of the frame is the cohort's mean (the reference's eff_iou_score).
-  std::map<int64_t, std::pair<double, int64_t>> cohorts;
+  // The selection score of the frame is the cohort's (the reference's cal_mem_score).
+  std::map<int64_t, std::pair<std::vector<float>, std::vector<float>>> cohorts;
   for (const auto &o : objects_) {
     const auto &e = o.tracked.at(frame.index);
-    auto &sum = cohorts[o.cohort];
-    sum.first += selection_score(e.object_score, e.iou);
-    sum.second += 1;
+    auto &members = cohorts[o.cohort];
+    members.first.push_back(e.object_score);
+    members.second.push_back(e.iou);
   }
-  for (auto &o : objects_) {
-    const auto &sum = cohorts[o.cohort];
-    o.tracked.at(frame.index).selection_score = static_cast<float>(sum.first / sum.second);
-  }
+  std::map<int64_t, float> cohort_scores;
+  for (const auto &[cohort, members] : cohorts)
+    cohort_scores[cohort] = cohort_selection_score(members.first, members.second);
+  for (auto &o : objects_)
+    o.tracked.at(frame.index).selection_score = cohort_scores.at(o.cohort);
   last_frame_ = frame.index;
   for (auto &o : objects_)
     trim(o);

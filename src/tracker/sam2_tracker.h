@@ -4,8 +4,8 @@
 // tracker/tracker_model.h, batched over objects.
 //
 // Batching: objects born on the same frame form a cohort (the reference's tracker state); the
-// memory-selection score of a frame is the mean over the cohort (the reference's
-// eff_iou_score). On each frame, objects whose selected memories are the same frames at the
+// memory-selection score of a frame is the cohort's (cohort_selection_score, the reference's
+// cal_mem_score). On each frame, objects whose selected memories are the same frames at the
 // same temporal positions run as one batch -- bit-for-bit what each would give alone, since
 // every operation of the step is per object.
 //
@@ -81,9 +81,15 @@ MemoryRetention retained_memory(int64_t last_frame, const std::vector<int64_t> &
                                 const std::map<int64_t, float> &tracked,
                                 const MemorySelectionConfig &config);
 
-// The reference's per-object contribution to a frame's selection score (cal_mem_score before
-// the mean over the cohort): (2 sigmoid(s) - 1 if s > 0 else 0) * predicted IoU.
+// The reference's per-object selection score of a frame (cal_mem_score for a cohort of one):
+// (2 sigmoid(s) - 1 if s > 0 else 0) * predicted IoU.
 float selection_score(float object_score_logit, float iou_score);
+
+// A frame's selection score for a cohort (the reference's cal_mem_score: the visibility terms
+// and the predicted IoUs broadcast to an N x N product whose mean is taken, i.e. the mean
+// visibility times the mean IoU, not the mean of the per-object products).
+float cohort_selection_score(const std::vector<float> &object_score_logits,
+                             const std::vector<float> &iou_scores);
 
 struct Sam2TrackerOptions {
   bool use_memory_selection = true; // the video model's "temporal disambiguation"
@@ -120,7 +126,7 @@ private:
     torch::Tensor pointer; // (C)
     float object_score = 0.f;
     float iou = 0.f;
-    float selection_score = 0.f; // the cohort's mean on this frame
+    float selection_score = 0.f; // the cohort's (cohort_selection_score) on this frame
   };
   struct TrackedObject {
     int64_t id = -1;

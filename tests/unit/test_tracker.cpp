@@ -209,6 +209,22 @@ TEST(MemorySelection, ScoreIsTheRescaledObjectProbabilityTimesIoU) {
   EXPECT_NEAR(selection_score(2.f, 0.5f), (2.f / (1.f + std::exp(-2.f)) - 1.f) * 0.5f, 1e-7);
 }
 
+TEST(MemorySelection, CohortScoreIsMeanVisibilityTimesMeanIoU) {
+  // The official cal_mem_score: mean visibility x mean IoU over the cohort. One object barely
+  // visible with a poor mask, the other hidden with a confident one: the mean of per-object
+  // products is 0 (the frame could never be selected), the official score passes the 0.01
+  // threshold.
+  const std::vector<float> logits = {0.2f, -1.f}, ious = {0.f, 1.f};
+  const float visible = (2.f / (1.f + std::exp(-0.2f)) - 1.f) / 2.f;
+  EXPECT_NEAR(cohort_selection_score(logits, ious), visible * 0.5f, 1e-7);
+  EXPECT_GT(cohort_selection_score(logits, ious), 0.01f);
+  EXPECT_FLOAT_EQ((selection_score(logits[0], ious[0]) + selection_score(logits[1], ious[1])) / 2,
+                  0.f);
+  // A cohort of one is the per-object score.
+  EXPECT_FLOAT_EQ(cohort_selection_score({2.f}, {0.5f}), selection_score(2.f, 0.5f));
+  EXPECT_THROW(cohort_selection_score({}, {}), c10::Error);
+}
+
 TEST_F(TrackerTest, TinyVideoModelHasTransformersTrackerKeys) {
   ASSERT_TRUE(model().has_tracker());
   std::set<std::string> keys;
