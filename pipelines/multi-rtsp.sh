@@ -16,6 +16,7 @@ streams share them (inference is serialised per model). Results: DIR/camN.jsonl.
   --json-dir DIR   where the results go (default .)
   --latency MS     RTSP jitter buffer of the inputs (default 200)
 EOF2
+  serve_help
   common_help
 }
 
@@ -27,7 +28,11 @@ while [ $# -gt 0 ]; do
     --port) [ $# -ge 2 ] || die "--port needs a value"; port=$2; shift 2 ;;
     --json-dir) [ $# -ge 2 ] || die "--json-dir needs a value"; json_dir=$2; shift 2 ;;
     --latency) [ $# -ge 2 ] || die "--latency needs a value"; latency=$2; shift 2 ;;
-    *) common_option "$@"; [ "$used" -gt 0 ] || die "unknown option \"$1\" (see --help)"; shift "$used" ;;
+    *)
+      serve_option "$@"
+      [ "$used" -gt 0 ] || common_option "$@"
+      [ "$used" -gt 0 ] || die "unknown option \"$1\" (see --help)"
+      shift "$used" ;;
   esac
 done
 [ ${#urls[@]} -gt 0 ] || die "give at least one --url"
@@ -43,4 +48,4 @@ for i in "${!urls[@]}"; do
     config-interval=1)
   mounts+=(--mount "/cam$i" "$(gst_join "${launch[@]}")")
 done
-run "$server" --port "$port" "${mounts[@]}"
+run "$server" "${serve_args[@]}" --port "$port" "${mounts[@]}"

@@ -18,6 +18,7 @@ The analysis runs while at least one client watches (one pipeline for all client
   --json FILE     results file (default annotated.jsonl; rewritten when the first client connects)
   --latency MS    RTSP jitter buffer of the camera input (default 200)
 EOF2
+  serve_help
   common_help
 }
 
@@ -30,7 +31,11 @@ while [ $# -gt 0 ]; do
     --mount) [ $# -ge 2 ] || die "--mount needs a value"; mount=$2; shift 2 ;;
     --json) [ $# -ge 2 ] || die "--json needs a value"; json=$2; shift 2 ;;
     --latency) [ $# -ge 2 ] || die "--latency needs a value"; latency=$2; shift 2 ;;
-    *) common_option "$@"; [ "$used" -gt 0 ] || die "unknown option \"$1\" (see --help)"; shift "$used" ;;
+    *)
+      serve_option "$@"
+      [ "$used" -gt 0 ] || common_option "$@"
+      [ "$used" -gt 0 ] || die "unknown option \"$1\" (see --help)"
+      shift "$used" ;;
   esac
 done
 [ -n "$url" ] || die "--url is required"
@@ -40,4 +45,4 @@ server=$(rtsp_server_bin)
 analysis_chain live
 launch=(sam3reconnectsrc "uri=$url" "latency=$latency" ! "${chain[@]}" ! sam3export "location=$json"
   ! "${live_h264[@]}" ! rtph264pay name=pay0 config-interval=1)
-run "$server" --port "$port" --mount "$mount" "$(gst_join "${launch[@]}")"
+run "$server" "${serve_args[@]}" --port "$port" --mount "$mount" "$(gst_join "${launch[@]}")"

@@ -14,6 +14,7 @@ Serves rtsp://127.0.0.1:PORT/MOUNT. Default source: the sample frames in
 videotestsrc's moving ball at 640x480.
   --dry-run        print the command and stop
 EOF2
+  serve_help
 }
 
 port=8554 mount=/test pattern=""
@@ -24,7 +25,10 @@ while [ $# -gt 0 ]; do
     --mount) [ $# -ge 2 ] || die "--mount needs a value"; mount=$2; shift 2 ;;
     --pattern) pattern=1; shift ;;
     --dry-run) dry_run=1; shift ;;
-    *) die "unknown option \"$1\" (see --help)" ;;
+    *)
+      serve_option "$@"
+      [ "$used" -gt 0 ] || die "unknown option \"$1\" (see --help)"
+      shift "$used" ;;
   esac
 done
 server=$(rtsp_server_bin)
@@ -39,4 +43,4 @@ else
   launch=(videotestsrc is-live=true pattern=ball ! "video/x-raw,width=640,height=480,framerate=30/1")
 fi
 launch+=(! "${live_h264[@]}" ! rtph264pay name=pay0 config-interval=1)
-run "$server" --port "$port" --mount "$mount" "$(gst_join "${launch[@]}")"
+run "$server" "${serve_args[@]}" --port "$port" --mount "$mount" "$(gst_join "${launch[@]}")"

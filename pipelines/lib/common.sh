@@ -53,6 +53,33 @@ Environment: BUILD=DIR  the meson build folder holding gst/ and tools/ (default 
 EOF
 }
 
+# Options of the scripts that serve RTSP: what sam3-rtsp-server protects the streams with.
+# Consumes the option at $1 like common_option and collects it in the array `serve_args`
+# for the server's command line.
+serve_args=()
+serve_option() {
+  used=2
+  case "$1" in
+    --address | --user | --users-file | --auth | --tls-cert | --tls-key)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      serve_args+=("$1" "$2") ;;
+    *) used=0 ;;
+  esac
+}
+
+serve_help() {
+  cat <<'EOF'
+Serving options (sam3-rtsp-server):
+  --address ADDR       interface to serve on (default 127.0.0.1: this host only; 0.0.0.0 = all)
+  --user NAME:PASS     a user allowed to watch (repeatable); without users anyone who can
+                       reach the address may watch
+  --users-file FILE    users, one NAME:PASSWORD per line (keeps passwords out of ps)
+  --auth digest|basic  how clients prove their password (default digest)
+  --tls-cert PEM       serve rtsps:// only, with this certificate
+  --tls-key PEM        its private key, when not in the --tls-cert file
+EOF
+}
+
 # Makes the build's sam3 plugin visible and checks the model; call after parsing.
 common_setup() {
   [ -n "$model" ] || die "--model DIR is required (see --help)"
@@ -80,8 +107,9 @@ model_type() {
 # before inference and qos=true, so a slow model drops (and counts) frames instead of
 # letting latency grow; a file must not lose frames, so it gets neither. sam3track is
 # added only where it exists and the model can track; on live input it retires lost objects.
+# $2 = no-overlay leaves the frames undrawn, for results-only pipelines.
 analysis_chain() {
-  local mode=$1 type
+  local mode=$1 overlay=${2:-overlay} type
   chain=(videoconvert)
   if [ "$mode" = live ]; then
     chain+=(! queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0)
@@ -105,7 +133,9 @@ analysis_chain() {
   else
     chain+=(! sam3track)
   fi
-  chain+=(! sam3overlay)
+  if [ "$overlay" = overlay ]; then
+    chain+=(! sam3overlay)
+  fi
 }
 
 # H.264 for live re-streaming: no B-frames, no look-ahead, so the encoder adds no delay.
