@@ -461,7 +461,9 @@ json tracker_json(const TrackerConfig &c, const DetectorConfig &detector) {
         {"num_point_embeddings", p.num_point_embeddings},
         {"hidden_act", p.hidden_act},
         {"layer_norm_eps", p.layer_norm_eps},
-        {"scale", p.scale}}},
+        // transformers types this field as an int and rejects the config for 1.0.
+        {"scale", p.scale == std::floor(p.scale) ? nlohmann::json(static_cast<int64_t>(p.scale))
+                                                 : nlohmann::json(p.scale)}}},
       {"mask_decoder_config",
        {{"hidden_size", m.hidden_size},
         {"hidden_act", m.hidden_act},

@@ -387,6 +387,8 @@ TEST(Config, RoundTripsThroughToJson) {
             "sam3_vit_model");
   EXPECT_EQ(j["detector_config"]["text_config"]["model_type"], "clip_text_model");
   EXPECT_EQ(j["tracker_config"]["num_maskmem"], 3);
+  // transformers 5 types the prompt encoder's scale as an int: 1.0 makes it reject the file.
+  EXPECT_TRUE(j["tracker_config"]["prompt_encoder_config"]["scale"].is_number_integer());
 
   ModelConfig image = tiny;
   image.model_type = "sam3";
