@@ -1,11 +1,12 @@
 #include "text/tokenizer.h"
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -1069,25 +1070,32 @@ Tokenizer Tokenizer::from_vocab_merges(const std::string &vocab_json_path,
 }
 
 Tokenizer Tokenizer::from_path(const std::string &path) {
-  namespace fs = std::filesystem;
-  const fs::path p(path);
-  std::error_code ec;
-  if (fs::is_directory(p, ec)) {
-    if (fs::exists(p / "vocab.json") && fs::exists(p / "merges.txt"))
-      return from_vocab_merges((p / "vocab.json").string(), (p / "merges.txt").string());
-    if (fs::exists(p / "bpe_simple_vocab_16e6.txt.gz"))
-      return from_bpe_gz((p / "bpe_simple_vocab_16e6.txt.gz").string());
+  // stat() rather than std::filesystem: the torch wheel's libtorch.so exports a GCC 13
+  // std::filesystem that the dynamic linker may bind our calls to, and parts of it crash with
+  // Debian 12's libstdc++.
+  auto exists = [](const std::string &p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0;
+  };
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (exists(path + "/vocab.json") && exists(path + "/merges.txt"))
+      return from_vocab_merges(path + "/vocab.json", path + "/merges.txt");
+    if (exists(path + "/bpe_simple_vocab_16e6.txt.gz"))
+      return from_bpe_gz(path + "/bpe_simple_vocab_16e6.txt.gz");
     file_error(path, "folder holds neither vocab.json + merges.txt nor "
                      "bpe_simple_vocab_16e6.txt.gz");
   }
-  const std::string name = p.filename().string();
+  const auto slash = path.find_last_of('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   if (name == "vocab.json")
-    return from_vocab_merges(path, (p.parent_path() / "merges.txt").string());
+    return from_vocab_merges(path, dir + "/merges.txt");
   if (name == "merges.txt")
-    return from_vocab_merges((p.parent_path() / "vocab.json").string(), path);
+    return from_vocab_merges(dir + "/vocab.json", path);
   if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0)
     return from_bpe_gz(path);
-  if (!fs::exists(p, ec))
+  if (!exists(path))
     file_error(path, "does not exist");
   file_error(path, "is not a tokenizer file (expected vocab.json, merges.txt or a .gz merges "
                    "file)");

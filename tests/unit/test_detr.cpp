@@ -391,12 +391,17 @@ TEST(DetrDecoder, PresenceHeadFeedsOnlyPresenceLogits) {
   EXPECT_FALSE(torch::allclose(a.hidden_states, c.hidden_states, 1e-4, 1e-4));
 }
 
-TEST(DetrDecoder, PresenceLogitsAreClampedToTen) {
+TEST(DetrDecoder, PresenceLogitsAreClampedToTenOnlyWhenAsked) {
+  // transformers clamps the presence logit to +-10; the official decoder discards the clamp's
+  // result, so by default a logit of ~100 stays ~100.
   torch::NoGradGuard ng;
-  sam3::DetrDecoder dec(decoder_config(1));
-  dec->presence_head->layer3->bias.fill_(100);
-  auto out = run(dec, decoder_inputs(17));
-  expect_close(out.presence_logits, torch::full({1, kBatch, 1}, 10.0f), 0);
+  sam3::DetrDecoder clamped(decoder_config(1), /*clamp_presence_logits=*/true);
+  clamped->presence_head->layer3->bias.fill_(100);
+  expect_close(run(clamped, decoder_inputs(17)).presence_logits, torch::full({1, kBatch, 1}, 10.0f),
+               0);
+  sam3::DetrDecoder official(decoder_config(1));
+  official->presence_head->layer3->bias.fill_(100);
+  EXPECT_GT(run(official, decoder_inputs(17)).presence_logits.min().item<float>(), 50.f);
 }
 
 TEST(DetrDecoder, RejectsBadInput) {

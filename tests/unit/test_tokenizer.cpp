@@ -1,18 +1,19 @@
 #include "text/tokenizer.h"
 
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-namespace fs = std::filesystem;
 using sam3::Tokenizer;
 using Ids = std::vector<int64_t>;
 
@@ -24,34 +25,37 @@ std::string assets_gz() {
   const char *root = std::getenv("SAM3_SHARED_ASSETS");
   if (!root)
     return {};
-  const fs::path p = fs::path(root) / "tokenizer" / "bpe_simple_vocab_16e6.txt.gz";
-  return fs::exists(p) ? p.string() : std::string{};
+  const std::string p = std::string(root) + "/tokenizer/bpe_simple_vocab_16e6.txt.gz";
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 ? p : std::string{};
 }
 
-// A fresh folder per test, removed afterwards.
+// A fresh folder per test, removed afterwards. POSIX calls rather than std::filesystem: the
+// torch wheel's libtorch.so exports its own (GCC 13) std::filesystem, which the dynamic linker
+// may bind our calls to and which crashes with Debian 12's libstdc++ (remove_all did).
 class TempDir {
 public:
   TempDir() {
-    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ =
-        fs::temp_directory_path() / ("sam3-tok-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+    char tmpl[] = "/tmp/sam3-tok-XXXXXX";
+    const char *d = ::mkdtemp(tmpl);
+    if (!d)
+      throw std::runtime_error("mkdtemp failed");
+    path_ = d;
   }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path file(const std::string &name) const { return path_ / name; }
-  const fs::path &path() const { return path_; }
+  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  std::string file(const std::string &name) const { return path_ + "/" + name; }
+  const std::string &path() const { return path_; }
 
 private:
-  fs::path path_;
+  std::string path_;
 };
 
-void write_text(const fs::path &p, const std::string &text) {
+void write_text(const std::string &p, const std::string &text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-void write_gz(const fs::path &p, const std::string &text) {
-  gzFile f = gzopen(p.string().c_str(), "wb");
+void write_gz(const std::string &p, const std::string &text) {
+  gzFile f = gzopen(p.c_str(), "wb");
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())),
             static_cast<int>(text.size()));
@@ -213,44 +217,42 @@ TEST(TokenizerMemory, BadVocabularies) {
 
 TEST(TokenizerFiles, MissingFile) {
   TempDir dir;
-  const std::string p = dir.file("nope.txt.gz").string();
+  const std::string p = dir.file("nope.txt.gz");
   expect_error([&] { Tokenizer::from_bpe_gz(p); }, {p, "cannot be opened"});
-  expect_error([&] { Tokenizer::from_path(dir.path().string()); },
-               {"neither vocab.json + merges.txt nor"});
+  expect_error([&] { Tokenizer::from_path(dir.path()); }, {"neither vocab.json + merges.txt nor"});
 }
 
 TEST(TokenizerFiles, NotGzip) {
   TempDir dir;
   const auto p = dir.file("bpe.txt.gz");
   write_text(p, clip_shaped_merges(0));
-  expect_error([&] { Tokenizer::from_bpe_gz(p.string()); }, {p.string(), "not a gzip file"});
+  expect_error([&] { Tokenizer::from_bpe_gz(p); }, {p, "not a gzip file"});
 }
 
 TEST(TokenizerFiles, TruncatedAndCorruptGzip) {
   TempDir dir;
   const auto good = dir.file("good.gz"), cut = dir.file("cut.gz"), bad = dir.file("bad.gz");
   write_gz(good, clip_shaped_merges(0));
-  EXPECT_EQ(Tokenizer::from_bpe_gz(good.string()).vocab_size(), 512 + 1 + 2);
+  EXPECT_EQ(Tokenizer::from_bpe_gz(good).vocab_size(), 512 + 1 + 2);
   std::ifstream in(good, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   write_text(cut, bytes.substr(0, bytes.size() / 2));
-  expect_error([&] { Tokenizer::from_bpe_gz(cut.string()); }, {cut.string(), "truncated"});
+  expect_error([&] { Tokenizer::from_bpe_gz(cut); }, {cut, "truncated"});
   std::string flipped = bytes;
   for (size_t i = 20; i < 40; ++i)
     flipped[i] = static_cast<char>(~flipped[i]);
   write_text(bad, flipped);
-  expect_error([&] { Tokenizer::from_bpe_gz(bad.string()); }, {bad.string(), "corrupt"});
+  expect_error([&] { Tokenizer::from_bpe_gz(bad); }, {bad, "corrupt"});
 }
 
 TEST(TokenizerFiles, TooFewOrMalformedMerges) {
   TempDir dir;
   const auto short_file = dir.file("short.gz"), bad_line = dir.file("badline.gz");
   write_gz(short_file, "#version: 0.2\ni n\nt h\n");
-  expect_error([&] { Tokenizer::from_bpe_gz(short_file.string()); },
-               {short_file.string(), "expected a header and at least 48894 merges"});
+  expect_error([&] { Tokenizer::from_bpe_gz(short_file); },
+               {short_file, "expected a header and at least 48894 merges"});
   write_gz(bad_line, clip_shaped_merges(1234));
-  expect_error([&] { Tokenizer::from_bpe_gz(bad_line.string()); },
-               {bad_line.string(), "line 1234", "a b c"});
+  expect_error([&] { Tokenizer::from_bpe_gz(bad_line); }, {bad_line, "line 1234", "a b c"});
 }
 
 TEST(TokenizerFiles, BadVocabJsonAndMergesTxt) {
@@ -258,24 +260,20 @@ TEST(TokenizerFiles, BadVocabJsonAndMergesTxt) {
   const auto vocab = dir.file("vocab.json"), merges = dir.file("merges.txt");
   write_text(merges, "#version: 0.2\na b\n");
   write_text(vocab, "{\"a\": 0, ");
-  expect_error([&] { Tokenizer::from_vocab_merges(vocab.string(), merges.string()); },
-               {vocab.string(), "invalid JSON"});
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); }, {vocab, "invalid JSON"});
   write_text(vocab, "[1, 2]");
-  expect_error([&] { Tokenizer::from_vocab_merges(vocab.string(), merges.string()); },
-               {vocab.string(), "JSON object"});
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); }, {vocab, "JSON object"});
   write_text(vocab, R"({"a": "zero"})");
-  expect_error([&] { Tokenizer::from_vocab_merges(vocab.string(), merges.string()); },
-               {vocab.string(), "'a'", "not an integer"});
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); },
+               {vocab, "'a'", "not an integer"});
   write_text(vocab, R"({"a": 0, "<|endoftext|>": 1})");
-  expect_error([&] { Tokenizer::from_vocab_merges(vocab.string(), merges.string()); },
-               {vocab.string(), "<|startoftext|>"});
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); }, {vocab, "<|startoftext|>"});
   write_text(vocab, R"({"a": 0, "b": 1, "a</w>": 2, "b</w>": 3, "ab</w>": 4,
                          "<|startoftext|>": 5, "<|endoftext|>": 6})");
   write_text(merges, "#version: 0.2\na b</w>\nab\n");
-  expect_error([&] { Tokenizer::from_vocab_merges(vocab.string(), merges.string()); },
-               {merges.string(), "line 3"});
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); }, {merges, "line 3"});
   write_text(merges, "#version: 0.2\na b</w>\n");
-  EXPECT_EQ(Tokenizer::from_path(dir.path().string()).encode("ab ba"), (Ids{4, 1, 2}));
+  EXPECT_EQ(Tokenizer::from_path(dir.path()).encode("ab ba"), (Ids{4, 1, 2}));
 }
 
 // ---- CLIP's vocabulary ----------------------------------------------------------------
@@ -438,7 +436,7 @@ TEST_F(ClipTokenizer, VocabJsonAndMergesTxtMatchGz) {
   }
   write_text(dir.file("merges.txt"), merges);
 
-  const Tokenizer hf = Tokenizer::from_path(dir.path().string());
+  const Tokenizer hf = Tokenizer::from_path(dir.path());
   EXPECT_EQ(hf.vocab_size(), tok().vocab_size());
   EXPECT_EQ(hf.bos_id(), kSot);
   EXPECT_EQ(hf.eos_id(), kEot);
