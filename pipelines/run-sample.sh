@@ -4,7 +4,7 @@
 #
 #   pipelines/run-sample.sh [VIDEO_FILE_OR_URI]
 #
-# Input: the argument, else the SAM 3 sample frames in ../shared/assets/videos/0001.
+# Input: the argument, else a generated 9 s clip (videotestsrc's moving ball, 1280x720, 30 fps).
 # Environment:
 #   MODEL=DIR      a SAM 3 release folder (Hugging Face or ModelScope "facebook/sam3");
 #                  unset: a generated tiny video model with RANDOM weights is used. An
@@ -42,10 +42,7 @@ threshold=${THRESHOLD:-}
 if [ -z "$model" ]; then
   model="$out/test-video-model"
   if [ ! -f "$model/model.safetensors" ]; then
-    bpe="$root/../shared/assets/tokenizer/bpe_simple_vocab_16e6.txt.gz"
-    args=()
-    [ -f "$bpe" ] && args=(--bpe "$bpe")
-    "$build/tools/sam3-make-test-model" --preset tiny-video --seed 1 "${args[@]}" "$model"
+    "$build/tools/sam3-make-test-model" --preset tiny-video --seed 1 "$model"
   fi
   # Random weights give random scores; a low threshold makes the machinery visible.
   threshold=${threshold:-0.2}
@@ -70,12 +67,7 @@ if [ -n "$input" ]; then
   source="uridecodebin uri=$uri"
   name=$(basename "${input%.*}")
 else
-  frames="$root/../shared/assets/videos/0001"
-  if [ ! -f "$frames/0.jpg" ]; then
-    echo "no input given and the sample frames ($frames) are not here: pass a video file or URI" >&2
-    exit 2
-  fi
-  source="multifilesrc location=$frames/%d.jpg index=0 stop-index=269 caps=image/jpeg,framerate=30/1 ! jpegdec"
+  source="videotestsrc pattern=ball num-buffers=270 ! video/x-raw,width=1280,height=720,framerate=30/1"
   name=sample
 fi
 
