@@ -1,6 +1,7 @@
 // The model as users load it: generated model folders, strict weight loading, the registry,
 // the image API and its bad inputs.
 #include "model/test_model.h"
+#include "common/threads.h"
 #include "image/image_predictor.h"
 #include "image/preprocess.h"
 #include "image/prompts.h"
@@ -11,10 +12,15 @@
 
 #include <gtest/gtest.h>
 
+#include <ATen/Parallel.h>
+
+#include <sched.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -359,6 +365,49 @@ TEST(Prompts, Points) {
     sam3::parse_points("1,x");
   } catch (const std::invalid_argument &e) {
     EXPECT_NE(std::string(e.what()).find("point \"1,x\""), std::string::npos) << e.what();
+  }
+}
+
+// SAM3_THREADS set to `value` (unset when null) for one test.
+class ThreadsEnv {
+public:
+  explicit ThreadsEnv(const char *value) {
+    if (value)
+      setenv("SAM3_THREADS", value, 1);
+    else
+      unsetenv("SAM3_THREADS");
+  }
+  ~ThreadsEnv() { unsetenv("SAM3_THREADS"); }
+};
+
+int affinity_cpus() {
+  cpu_set_t set;
+  EXPECT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  return CPU_COUNT(&set);
+}
+
+TEST(Threads, DefaultIsEveryCpuOfTheAffinityMask) {
+  ThreadsEnv env(nullptr);
+  EXPECT_EQ(sam3::cpu_threads(), affinity_cpus());
+}
+
+TEST(Threads, Sam3ThreadsChoosesTheCountOfEachThreadThatRunsTheModel) {
+  ThreadsEnv env("1");
+  EXPECT_EQ(sam3::cpu_threads(), 1);
+  // OpenMP keeps the count per thread: a fresh thread (as a streaming thread is) gets it from
+  // use_cpu_threads().
+  int seen = 0;
+  std::thread([&] {
+    sam3::use_cpu_threads();
+    seen = at::get_num_threads();
+  }).join();
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(Threads, AnythingButAPositiveCountIsIgnored) {
+  for (const char *bad : {"abc", "0", "-3", "2x", "100000"}) {
+    ThreadsEnv env(bad);
+    EXPECT_EQ(sam3::cpu_threads(), affinity_cpus()) << bad;
   }
 }
 
