@@ -123,7 +123,7 @@ OFFICIAL_TRACKER_CONFIG = {
         "num_point_embeddings": 4,
         "hidden_act": "gelu",
         "layer_norm_eps": 1e-06,
-        "scale": 1.0,
+        "scale": 1,  # transformers 5 types it as an int and rejects 1.0
     },
     "mask_decoder_config": {
         "hidden_size": 256,

@@ -13,11 +13,15 @@ import copy
 import json
 import math
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
 
 from transformers import Sam3VideoConfig, Sam3VideoModel
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from convert_sam3_pt import official_config  # noqa: E402  (the release's config.json)
 from transformers.models.sam3.modeling_sam3 import box_cxcywh_to_xyxy, inverse_sigmoid
 
 IMAGE_SIZE = 224
@@ -25,135 +29,71 @@ PATCH = 14
 CONTEXT_LENGTH = 32
 
 
+def _merge(base, overrides):
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 def make_config(image_size=IMAGE_SIZE, vit_hidden=96, vit_layers=5, vit_heads=4, window=8,
                 global_layers=(2, 4), hidden=64, text_hidden=64, text_layers=2, queries=24,
                 detr_enc_layers=2, detr_dec_layers=3, geo_layers=1, mem_layers=2):
-    """A sam3_video config.json dict in the layout our C++ to_json writes."""
+    """A sam3_video config.json dict: the release's (tools/convert_sam3_pt.py official_config)
+    with the sizes of this small model. Dropout is written out as 0 (transformers' default)."""
     grid = image_size // PATCH
-    vit = {
-        "model_type": "sam3_vit_model",
-        "hidden_size": vit_hidden,
-        "intermediate_size": vit_hidden * 4,
-        "num_hidden_layers": vit_layers,
-        "num_attention_heads": vit_heads,
-        "num_channels": 3,
-        "image_size": image_size,
-        "patch_size": PATCH,
-        "hidden_act": "gelu",
-        "layer_norm_eps": 1e-6,
-        "rope_theta": 10000.0,
-        "window_size": window,
-        "global_attn_indexes": list(global_layers),
-        "pretrain_image_size": window * PATCH,
-        "attention_dropout": 0.0,
-        "hidden_dropout": 0.0,
-    }
-    vision = {
-        "model_type": "sam3_vision_model",
-        "backbone_config": vit,
-        "fpn_hidden_size": hidden,
-        "backbone_feature_sizes": [[4 * grid, 4 * grid], [2 * grid, 2 * grid], [grid, grid]],
-        "scale_factors": [4.0, 2.0, 1.0, 0.5],
-    }
     heads = 4
     inner = hidden * 4
-    detector = {
-        "model_type": "sam3",
-        "vision_config": vision,
-        "text_config": {
-            "model_type": "clip_text_model",
-            "vocab_size": 49408,
-            "hidden_size": text_hidden,
-            "intermediate_size": text_hidden * 4,
-            "projection_dim": text_hidden,
-            "num_hidden_layers": text_layers,
-            "num_attention_heads": 4,
-            "max_position_embeddings": CONTEXT_LENGTH,
-            "hidden_act": "gelu",
-            "layer_norm_eps": 1e-5,
-            "bos_token_id": 49406,
-            "eos_token_id": 49407,
-            "attention_dropout": 0.0,
-            "dropout": 0.0,
+    no_dropout = {"dropout": 0.0}
+    vision = {
+        "backbone_config": {
+            "hidden_size": vit_hidden, "intermediate_size": vit_hidden * 4,
+            "num_hidden_layers": vit_layers, "num_attention_heads": vit_heads,
+            "image_size": image_size, "window_size": window,
+            "global_attn_indexes": list(global_layers), "pretrain_image_size": window * PATCH,
+            "attention_dropout": 0.0, "hidden_dropout": 0.0},
+        "fpn_hidden_size": hidden,
+        "backbone_feature_sizes": [[4 * grid, 4 * grid], [2 * grid, 2 * grid], [grid, grid]],
+    }
+    layers = lambda n: {"hidden_size": hidden, "num_layers": n, "num_attention_heads": heads,
+                        "intermediate_size": inner, **no_dropout}
+    overrides = {
+        "low_res_mask_size": 4 * grid,
+        "detector_config": {
+            "vision_config": vision,
+            "text_config": {
+                "hidden_size": text_hidden, "intermediate_size": text_hidden * 4,
+                "projection_dim": text_hidden, "num_hidden_layers": text_layers,
+                "num_attention_heads": 4, "attention_dropout": 0.0, **no_dropout},
+            "geometry_encoder_config": layers(geo_layers),
+            "detr_encoder_config": layers(detr_enc_layers),
+            "detr_decoder_config": {**layers(detr_dec_layers), "num_queries": queries},
+            "mask_decoder_config": {"hidden_size": hidden, "num_attention_heads": heads,
+                                    **no_dropout},
         },
-        "geometry_encoder_config": {
-            "model_type": "sam3_geometry_encoder", "hidden_size": hidden, "num_layers": geo_layers,
-            "num_attention_heads": heads, "intermediate_size": inner, "hidden_act": "relu",
-            "layer_norm_eps": 1e-6, "roi_size": 7, "dropout": 0.0},
-        "detr_encoder_config": {
-            "model_type": "sam3_detr_encoder", "hidden_size": hidden, "num_layers": detr_enc_layers,
-            "num_attention_heads": heads, "intermediate_size": inner, "hidden_act": "relu",
-            "layer_norm_eps": 1e-6, "dropout": 0.0},
-        "detr_decoder_config": {
-            "model_type": "sam3_detr_decoder", "hidden_size": hidden, "num_layers": detr_dec_layers,
-            "num_queries": queries, "num_attention_heads": heads, "intermediate_size": inner,
-            "hidden_act": "relu", "layer_norm_eps": 1e-6, "dropout": 0.0},
-        "mask_decoder_config": {
-            "model_type": "sam3_mask_decoder", "hidden_size": hidden, "num_upsampling_stages": 3,
-            "num_attention_heads": heads, "layer_norm_eps": 1e-6, "dropout": 0.0},
+        "tracker_config": {
+            "image_size": image_size,
+            "vision_config": copy.deepcopy(vision),
+            "prompt_encoder_config": {"hidden_size": hidden, "image_size": image_size},
+            "mask_decoder_config": {"hidden_size": hidden, "mlp_dim": inner,
+                                    "num_attention_heads": heads, "iou_head_hidden_dim": hidden},
+            "memory_attention_hidden_size": hidden,
+            "memory_attention_num_layers": mem_layers,
+            "memory_attention_feed_forward_hidden_size": inner,
+            "memory_attention_rope_feat_sizes": [grid, grid],
+            "memory_attention_dropout": 0.0,
+            "memory_attention_rope_dropout": 0.0,
+            # The release's 64 memory channels stay: transformers hard-codes the memory
+            # cross-attention's key width to 64.
+            "memory_encoder_hidden_size": hidden,
+            "mask_downsampler_embed_dim": hidden,
+            "memory_fuser_embed_dim": hidden,
+            "memory_fuser_intermediate_dim": inner,
+        },
     }
-    tracker = {
-        "model_type": "sam3_tracker_video",
-        "image_size": image_size,
-        "vision_config": copy.deepcopy(vision),
-        "prompt_encoder_config": {
-            "hidden_size": hidden, "image_size": image_size, "patch_size": PATCH,
-            "mask_input_channels": 16, "num_point_embeddings": 4, "hidden_act": "gelu",
-            "layer_norm_eps": 1e-6, "scale": 1},
-        "mask_decoder_config": {
-            "hidden_size": hidden, "hidden_act": "gelu", "mlp_dim": inner, "num_hidden_layers": 2,
-            "num_attention_heads": heads, "attention_downsample_rate": 2, "num_multimask_outputs": 3,
-            "iou_head_depth": 3, "iou_head_hidden_dim": hidden,
-            "dynamic_multimask_via_stability": True, "dynamic_multimask_stability_delta": 0.05,
-            "dynamic_multimask_stability_thresh": 0.98},
-        "num_maskmem": 7,
-        "sigmoid_scale_for_mem_enc": 20.0,
-        "sigmoid_bias_for_mem_enc": -10.0,
-        "enable_occlusion_spatial_embedding": True,
-        "multimask_output_in_sam": True,
-        "multimask_min_pt_num": 0,
-        "multimask_max_pt_num": 1,
-        "multimask_output_for_tracking": True,
-        "max_object_pointers_in_encoder": 16,
-        "max_cond_frame_num": 4,
-        "enable_temporal_pos_encoding_for_object_pointers": True,
-        "memory_attention_hidden_size": hidden,
-        "memory_attention_num_layers": mem_layers,
-        "memory_attention_num_attention_heads": 1,
-        "memory_attention_downsample_rate": 1,
-        "memory_attention_feed_forward_hidden_size": inner,
-        "memory_attention_feed_forward_hidden_act": "relu",
-        "memory_attention_rope_feat_sizes": [grid, grid],
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
-        "memory_attention_dropout": 0.0,
-        "memory_attention_rope_dropout": 0.0,
-        # transformers hard-codes the memory cross-attention's key width to 64.
-        "memory_encoder_hidden_size": hidden,
-        "memory_encoder_output_channels": 64,
-        "mask_downsampler_embed_dim": hidden,
-        "mask_downsampler_kernel_size": 3,
-        "mask_downsampler_stride": 2,
-        "mask_downsampler_padding": 1,
-        "mask_downsampler_total_stride": 16,
-        "mask_downsampler_hidden_act": "gelu",
-        "memory_fuser_num_layers": 2,
-        "memory_fuser_embed_dim": hidden,
-        "memory_fuser_intermediate_dim": inner,
-        "memory_fuser_kernel_size": 7,
-        "memory_fuser_padding": 3,
-        "memory_fuser_layer_scale_init_value": 1e-6,
-        "memory_fuser_hidden_act": "gelu",
-    }
-    config = {"model_type": "sam3_video", "detector_config": detector, "tracker_config": tracker,
-              "low_res_mask_size": 4 * grid, "score_threshold_detection": 0.5, "det_nms_thresh": 0.1,
-              "assoc_iou_thresh": 0.1, "trk_assoc_iou_thresh": 0.5, "new_det_thresh": 0.7,
-              "recondition_on_trk_masks": True, "hotstart_delay": 15, "hotstart_unmatch_thresh": 8,
-              "hotstart_dup_thresh": 8, "suppress_unmatched_only_within_hotstart": True,
-              "init_trk_keep_alive": 30, "max_trk_keep_alive": 30, "min_trk_keep_alive": -1,
-              "suppress_overlapping_based_on_recent_occlusion_threshold": 0.7,
-              "decrease_trk_keep_alive_for_empty_masklets": False, "fill_hole_area": 16,
-              "max_num_objects": 10000, "recondition_every_nth_frame": 16, "high_conf_thresh": 0.8,
-              "high_iou_thresh": 0.8}
+    config = _merge(official_config(True), overrides)
     check_config(config)
     return config
 
