@@ -19,6 +19,10 @@ ModelConfig tiny_test_config();
 // 32x32 low-resolution masks, 16-channel memories).
 ModelConfig tiny_video_test_config();
 
+// The smallest sam3_video model both references load (the tracker parity test's): 128 wide
+// from the neck on, with the release's 64-channel memory.
+ModelConfig reference_video_test_config();
+
 // Writes config.json, model.safetensors (seeded random weights, transformers names) and a
 // tokenizer (vocab.json + merges.txt) into `dir` (created if needed). The tokenizer is CLIP's
 // when `bpe_gz` names bpe_simple_vocab_16e6.txt.gz, else a byte-level vocabulary without

@@ -1,4 +1,4 @@
-// Numerical parity of the tracker with transformers' Sam3TrackerVideoModel, live: a tiny
+// Numerical parity of the tracker with transformers' Sam3TrackerVideoModel, live: a small
 // sam3_video model with seeded weights, a 16-frame clip, object 1 prompted with a box and
 // object 2 with two clicks on frame 0, both propagated to the end (the memory bank full from
 // frame 7 on, older frames evicted). tools/make_tracker_reference.py records transformers'
@@ -27,7 +27,7 @@ class TrackerParity : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     root_ = new std::string(temp_dir());
-    sam3::write_test_model(model_dir(), sam3::tiny_video_test_config(), 0);
+    sam3::write_test_model(model_dir(), sam3::reference_video_test_config(), 0);
     for (const auto *behaviour : {"transformers", "official"})
       run_tool("make_tracker_reference.py",
                "--model " + model_dir() + " --out " + reference(behaviour) + " --behaviour " +
