@@ -61,7 +61,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_sam3_track_debug);
 #define DEFAULT_DEVICE "cpu"
 #define DEFAULT_PRECISION GST_SAM3_PRECISION_FP32
 #define DEFAULT_MAX_OBJECTS 0
-#define DEFAULT_OUTPUT_DELAY 0
+#define DEFAULT_OUTPUT_DELAY -1 /* auto */
 #define DEFAULT_DETECTION_THRESHOLD 0.5
 #define DEFAULT_NEW_OBJECT_THRESHOLD 0.7
 #define DEFAULT_ASSOCIATION_IOU 0.1
@@ -160,7 +160,7 @@ struct _GstSam3Track {
   gchar *device;
   GstSam3Precision precision;
   guint max_objects;
-  guint output_delay;
+  gint output_delay; /* -1: auto (gst_sam3_track_output_delay) */
   gdouble detection_threshold;
   gdouble new_object_threshold;
   gdouble association_iou;
@@ -192,6 +192,15 @@ G_DEFINE_TYPE_WITH_CODE(GstSam3Track, gst_sam3_track, GST_TYPE_BASE_TRANSFORM,
                                                 "SAM 3 tracker"));
 GST_ELEMENT_REGISTER_DEFINE(sam3track, "sam3track", GST_RANK_NONE, GST_TYPE_SAM3_TRACK);
 
+/* The frames each frame is held back; output-delay=-1 is the official hot-start delay when
+ * the pipeline is not live (nothing waits on it) and none when it is. Call with the object
+ * lock held. */
+static guint gst_sam3_track_output_delay(GstSam3Track *self, gboolean live) {
+  if (self->output_delay >= 0)
+    return (guint)self->output_delay;
+  return live ? 0 : self->hotstart_frames;
+}
+
 static void gst_sam3_track_set_property(GObject *object, guint prop_id, const GValue *value,
                                         GParamSpec *pspec) {
   GstSam3Track *self = GST_SAM3_TRACK(object);
@@ -212,7 +221,7 @@ static void gst_sam3_track_set_property(GObject *object, guint prop_id, const GV
     self->max_objects = g_value_get_uint(value);
     break;
   case PROP_OUTPUT_DELAY:
-    self->output_delay = g_value_get_uint(value);
+    self->output_delay = g_value_get_int(value);
     break;
   case PROP_DETECTION_THRESHOLD:
     self->detection_threshold = g_value_get_double(value);
@@ -281,7 +290,7 @@ static void gst_sam3_track_get_property(GObject *object, guint prop_id, GValue *
     g_value_set_uint(value, self->max_objects);
     break;
   case PROP_OUTPUT_DELAY:
-    g_value_set_uint(value, self->output_delay);
+    g_value_set_int(value, self->output_delay);
     break;
   case PROP_DETECTION_THRESHOLD:
     g_value_set_double(value, self->detection_threshold);
@@ -490,6 +499,16 @@ static gboolean gst_sam3_track_set_caps(GstBaseTransform *trans, GstCaps *incaps
 }
 
 /* Makes @model the one the tracker runs; a new model starts a new tracking session. */
+/* Whether upstream is live, from a LATENCY query (a source that cannot answer is not live). */
+static gboolean gst_sam3_track_upstream_is_live(GstSam3Track *self) {
+  GstQuery *query = gst_query_new_latency();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query))
+    gst_query_parse_latency(query, &live, NULL, NULL);
+  gst_query_unref(query);
+  return live;
+}
+
 static void gst_sam3_track_use_model(GstSam3Track *self,
                                      const std::shared_ptr<sam3::Model> &model) {
   Sam3TrackState *state = self->state;
@@ -505,6 +524,14 @@ static void gst_sam3_track_use_model(GstSam3Track *self,
   tracker_options.use_memory_selection = state->memory_selection;
   auto tracker = std::make_shared<sam3::Sam2Tracker>(model->tracker(), tracker_options);
   sam3::TrackOptions options = state->options;
+  if (options.output_delay < 0) {
+    const gboolean live = gst_sam3_track_upstream_is_live(self);
+    GST_OBJECT_LOCK(self);
+    options.output_delay = gst_sam3_track_output_delay(self, live);
+    GST_OBJECT_UNLOCK(self);
+    GST_INFO_OBJECT(self, "output-delay auto: %s pipeline, %" G_GINT64_FORMAT " frames",
+                    live ? "live" : "non-live", options.output_delay);
+  }
   /* Thresholds come from the element; the model's file supplies only its object limit. */
   options.video.max_num_objects = model->config().video.max_num_objects;
   state->loop = std::make_unique<sam3::TrackingLoop>(options, tracker);
@@ -858,7 +885,7 @@ static gboolean gst_sam3_track_query(GstBaseTransform *trans, GstPadDirection di
     GstClockTime min, max;
     gst_query_parse_latency(query, &live, &min, &max);
     GST_OBJECT_LOCK(self);
-    const guint delay = self->output_delay;
+    const guint delay = gst_sam3_track_output_delay(self, live);
     GST_OBJECT_UNLOCK(self);
     const gint fps_n = GST_VIDEO_INFO_FPS_N(&self->info), fps_d = GST_VIDEO_INFO_FPS_D(&self->info);
     if (delay > 0 && fps_n > 0) {
@@ -921,11 +948,12 @@ static void gst_sam3_track_class_init(GstSam3TrackClass *klass) {
                         0, G_MAXUINT16, DEFAULT_MAX_OBJECTS, ready));
   g_object_class_install_property(
       gobject_class, PROP_OUTPUT_DELAY,
-      g_param_spec_uint("output-delay", "Output delay",
-                        "Frames to hold each frame back so that young objects the loop "
-                        "retracts never appear (0 = live; hotstart-frames = the reference's "
-                        "behaviour). Adds to the latency",
-                        0, 120, DEFAULT_OUTPUT_DELAY, ready));
+      g_param_spec_int("output-delay", "Output delay",
+                       "Frames to hold each frame back so that young objects the loop "
+                       "retracts never appear; adds to the latency. -1 = auto: "
+                       "hotstart-frames when the pipeline is not live (the official "
+                       "behaviour), 0 when it is",
+                       -1, 120, DEFAULT_OUTPUT_DELAY, ready));
   g_object_class_install_property(
       gobject_class, PROP_DETECTION_THRESHOLD,
       g_param_spec_double("detection-threshold", "Detection threshold",

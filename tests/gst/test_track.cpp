@@ -326,3 +326,74 @@ TEST(Sam3Track, RunsInAPipelineToEosThroughStateChanges) {
 }
 
 } // namespace
+
+namespace {
+
+// Frames sam3track had received when its first frame reached the sink, in a pipeline of 24
+// frames from videotestsrc (live or not) with `track_props`.
+int frames_in_at_first_out(bool live, const std::string &track_props) {
+  const std::string desc =
+      std::string("videotestsrc num-buffers=24 pattern=ball is-live=") + (live ? "true" : "false") +
+      " ! video/x-raw,width=64,height=48,framerate=30/1 ! sam3detect model=" + *g_video_model +
+      " prompt=ball threshold=0 ! sam3track name=track " + kEager + " " + track_props +
+      " ! fakesink name=sink sync=false";
+  GError *err = nullptr;
+  GstElement *pipeline = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_NE(pipeline, nullptr) << (err ? err->message : "");
+  if (!pipeline)
+    return -1;
+  struct Counts {
+    int in = 0, in_at_first_out = -1;
+  } counts;
+  GstElement *track = gst_bin_get_by_name(GST_BIN(pipeline), "track");
+  GstPad *pad = gst_element_get_static_pad(track, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      +[](GstPad *, GstPadProbeInfo *, gpointer data) {
+        ++static_cast<Counts *>(data)->in;
+        return GST_PAD_PROBE_OK;
+      },
+      &counts, nullptr);
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+  g_signal_connect(sink, "handoff",
+                   G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, gpointer data) {
+                     auto *c = static_cast<Counts *>(data);
+                     if (c->in_at_first_out < 0)
+                       c->in_at_first_out = c->in;
+                   }),
+                   &counts);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_NE(msg, nullptr) << "timeout";
+  if (msg) {
+    EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pad);
+  gst_object_unref(track);
+  gst_object_unref(sink);
+  gst_object_unref(pipeline);
+  return counts.in_at_first_out;
+}
+
+TEST(Sam3Track, OutputDelayAutoHoldsHotstartFramesOnlyWhenNotLive) {
+  GstElement *track = gst_element_factory_make("sam3track", nullptr);
+  gint delay = 0;
+  g_object_get(track, "output-delay", &delay, nullptr);
+  EXPECT_EQ(delay, -1) << "auto is the default";
+  gst_object_unref(track);
+  // Not live: the official hot-start delay (hotstart-frames, 15 by default, here 5).
+  EXPECT_EQ(frames_in_at_first_out(false, "hotstart-frames=5"), 6);
+  // Live: nothing is held back.
+  EXPECT_EQ(frames_in_at_first_out(true, "hotstart-frames=5"), 1);
+  // An explicit delay wins either way.
+  EXPECT_EQ(frames_in_at_first_out(false, "output-delay=0"), 1);
+  EXPECT_EQ(frames_in_at_first_out(true, "output-delay=3"), 4);
+}
+
+} // namespace
