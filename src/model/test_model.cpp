@@ -109,25 +109,36 @@ ModelConfig tiny_test_config() {
 ModelConfig tiny_video_test_config() {
   ModelConfig c = tiny_test_config();
   c.model_type = "sam3_video";
+  // The release's memory width (64) and a wider tracker (128, from the neck on): transformers
+  // and the official code fix the memory attention's key/value width at 64, and transformers
+  // needs the object pointers wider than the memory (they are split into memory-sized tokens),
+  // so a narrower tracker is a model the parity tests could not load into the reference.
+  constexpr int64_t kWidth = 128, kMemory = 64;
+  DetectorConfig &d = c.detector;
+  d.vision.fpn_hidden_size = kWidth;
+  d.geometry_encoder.hidden_size = kWidth;
+  d.detr_encoder.hidden_size = kWidth;
+  d.detr_decoder.hidden_size = kWidth;
+  d.mask_decoder.hidden_size = kWidth;
   TrackerConfig &t = c.tracker;
-  t.image_size = c.detector.vision.backbone.image_size;
+  t.image_size = d.vision.backbone.image_size;
   t.prompt_encoder.image_size = t.image_size;
-  t.prompt_encoder.patch_size = c.detector.vision.backbone.patch_size;
-  t.prompt_encoder.hidden_size = 32;
+  t.prompt_encoder.patch_size = d.vision.backbone.patch_size;
+  t.prompt_encoder.hidden_size = kWidth;
   t.prompt_encoder.mask_input_channels = 8;
-  t.mask_decoder.hidden_size = 32;
-  t.mask_decoder.mlp_dim = 64;
+  t.mask_decoder.hidden_size = kWidth;
+  t.mask_decoder.mlp_dim = kWidth;
   t.mask_decoder.num_attention_heads = 4;
-  t.mask_decoder.iou_head_hidden_dim = 32;
-  t.memory_attention_hidden_size = 32;
+  t.mask_decoder.iou_head_hidden_dim = kWidth;
+  t.memory_attention_hidden_size = kWidth;
   t.memory_attention_num_layers = 2;
-  t.memory_attention_feed_forward_hidden_size = 64;
+  t.memory_attention_feed_forward_hidden_size = kWidth;
   t.memory_attention_rope_feat_sizes = {t.grid(), t.grid()};
-  t.memory_encoder_hidden_size = 32;
-  t.memory_encoder_output_channels = 16;
-  t.mask_downsampler_embed_dim = 32;
-  t.memory_fuser_embed_dim = 32;
-  t.memory_fuser_intermediate_dim = 64;
+  t.memory_encoder_hidden_size = kWidth;
+  t.memory_encoder_output_channels = kMemory;
+  t.mask_downsampler_embed_dim = kWidth;
+  t.memory_fuser_embed_dim = kWidth;
+  t.memory_fuser_intermediate_dim = kWidth;
   return c;
 }
 

@@ -205,7 +205,8 @@ float cohort_selection_score(const std::vector<float> &object_score_logits,
 }
 
 Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
-    : model_(std::move(model)) {
+    : model_(std::move(model)),
+      binarize_memory_mask_before_resize_(options.binarize_memory_mask_before_resize) {
   if (!model_)
     throw std::invalid_argument("Sam2Tracker: no tracker model");
   const auto &c = model_->config();
@@ -533,7 +534,14 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   entry.pointer = out.object_pointers[0].clone();
   entry.object_score = out.object_score_logits[0].item<float>();
   entry.iou = out.iou_scores[0].item<float>();
-  const auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
+  auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
+  if (!binarize_memory_mask_before_resize_)
+    high_res = F::interpolate(
+        high_res, F::InterpolateFuncOptions()
+                      .size(std::vector<int64_t>{16 * model_->grid(), 16 * model_->grid()})
+                      .mode(torch::kBilinear)
+                      .align_corners(false)
+                      .antialias(true));
   store_memory(frame, {&entry}, high_res, out.object_score_logits, /*binarize=*/true);
   last_frame_ = frame.index;
   trim(*existing);

@@ -94,6 +94,11 @@ float cohort_selection_score(const std::vector<float> &object_score_logits,
 struct Sam2TrackerOptions {
   bool use_memory_selection = true; // the video model's "temporal disambiguation"
   double mf_threshold = 0.01;
+  // A prompted frame's memory mask: the official SAM 3 binarises the high-resolution logits
+  // and then resizes them to the memory encoder's input (its mask downsampler interpolates);
+  // transformers resizes the logits first and binarises after. false: transformers' order
+  // (the parity tests).
+  bool binarize_memory_mask_before_resize = true;
 };
 
 class Sam2Tracker : public ObjectTracker {
@@ -152,6 +157,7 @@ private:
 
   TrackerModel model_;
   MemorySelectionConfig selection_;
+  bool binarize_memory_mask_before_resize_ = true;
   std::vector<TrackedObject> objects_;
   torch::Tensor maskmem_pos_; // (1, mem, g, g): the same for every frame and object
   int64_t last_frame_ = -1;

@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "model/test_model.h"
 #include "model/weights.h"
+#include "parity_compare.h"
 
 #include <gtest/gtest.h>
 
@@ -27,24 +28,12 @@
 
 namespace {
 
-// Per stage, |ours - reference| must stay within kTolerance * (1 + max|reference|): fp32
-// kernels in different libraries (and orders of summation) differ by a few ulps per op, and
-// the scale term keeps large-magnitude stages from failing on rounding alone. Logit stages
-// decide scores, so there the bound applies element by element: kTolerance * (1 + |ref_i|).
-constexpr double kTolerance = 1e-4;
+using namespace sam3::parity;
 
 const std::vector<std::string> kInputNames = {"pixel_values", "input_ids", "attention_mask",
                                               "input_boxes", "input_boxes_labels"};
 // The prompts tools/make_reference.py tokenises (the tokenizer check re-tokenises them).
 const std::vector<std::string> kPrompts = {"a cat", "red car on the left"};
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/sam3-parity-XXXXXX";
-  const char *d = mkdtemp(tmpl);
-  if (!d)
-    throw std::runtime_error("mkdtemp failed");
-  return d;
-}
 
 void copy_file(const std::string &from, const std::string &to) {
   std::ifstream in(from, std::ios::binary);
@@ -153,60 +142,6 @@ std::map<std::string, torch::Tensor> run_stages(sam3::Detector &detector, const 
   return out;
 }
 
-struct StageResult {
-  std::string name;
-  std::string problem; // empty when the stage could be compared
-  double max_ref = 0, max_abs = 0, max_rel = 0, bound = 0;
-  bool pass = false;
-};
-
-struct ParityReport {
-  std::vector<StageResult> stages;
-  std::set<std::string> failing() const {
-    std::set<std::string> names;
-    for (const auto &s : stages)
-      if (!s.pass)
-        names.insert(s.name);
-    return names;
-  }
-};
-
-bool is_logit_stage(const std::string &name) {
-  return name.size() >= 6 && name.compare(name.size() - 6, 6, "logits") == 0;
-}
-
-StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
-                          const torch::Tensor &ref) {
-  StageResult r;
-  r.name = name;
-  if (ours.sizes() != ref.sizes()) {
-    r.problem = "shape " + c10::str(ours.sizes()) + " vs reference " + c10::str(ref.sizes());
-    return r;
-  }
-  if (ref.scalar_type() == torch::kBool || ours.scalar_type() == torch::kBool) {
-    const auto mismatches = (ours.to(torch::kBool) != ref.to(torch::kBool)).sum().item<int64_t>();
-    r.max_abs = r.max_rel = static_cast<double>(mismatches);
-    r.pass = mismatches == 0;
-    return r;
-  }
-  const auto a = ours.to(torch::kCPU, torch::kFloat64);
-  const auto b = ref.to(torch::kFloat64);
-  const auto diff = (a - b).abs();
-  const auto rel = diff / (1.0 + b.abs());
-  r.max_ref = b.numel() ? b.abs().max().item<double>() : 0.0;
-  r.max_abs = diff.numel() ? diff.max().item<double>() : 0.0;
-  r.max_rel = rel.numel() ? rel.max().item<double>() : 0.0;
-  // NaN anywhere fails: comparisons with NaN are false.
-  if (is_logit_stage(name)) {
-    r.bound = kTolerance;
-    r.pass = (rel <= kTolerance).all().item<bool>();
-  } else {
-    r.bound = kTolerance * (1.0 + r.max_ref);
-    r.pass = (diff <= r.bound).all().item<bool>();
-  }
-  return r;
-}
-
 // Every stage either side has (inputs aside) is compared; a stage only one side has fails.
 ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
                             const sam3::SafetensorsFile &reference) {
@@ -232,22 +167,6 @@ ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
     report.stages.push_back(r);
   }
   return report;
-}
-
-void print_report(const ParityReport &report, const std::string &title) {
-  std::printf("\nparity: %s (tolerance %.0e: abs <= tol*(1+max|ref|); logits per element "
-              "<= tol*(1+|ref|); rel = |d|/(1+|ref|))\n",
-              title.c_str(), kTolerance);
-  std::printf("%-30s %12s %12s %12s %12s  %s\n", "stage", "max|ref|", "max abs", "max rel", "bound",
-              "result");
-  for (const auto &s : report.stages) {
-    if (!s.problem.empty())
-      std::printf("%-30s %s  FAIL\n", s.name.c_str(), s.problem.c_str());
-    else
-      std::printf("%-30s %12.4e %12.4e %12.4e %12.4e  %s\n", s.name.c_str(), s.max_ref, s.max_abs,
-                  s.max_rel, s.bound, s.pass ? "ok" : "FAIL");
-  }
-  std::fflush(stdout);
 }
 
 // transformers' composition where it departs from the official SAM 3.
@@ -277,30 +196,11 @@ ParityReport check_reference(const std::string &dir, const std::string &referenc
   return report;
 }
 
-void expect_all_pass(const ParityReport &report) {
-  ASSERT_FALSE(report.stages.empty());
-  for (const auto &s : report.stages)
-    EXPECT_TRUE(s.pass) << s.name << ": "
-                        << (s.problem.empty() ? "max abs error " + std::to_string(s.max_abs)
-                                              : s.problem);
-}
-
-// Runs tools/make_reference.py with the project's Python on `model_dir`.
+// Runs tools/make_reference.py on `model_dir`.
 void make_reference(const std::string &model_dir, const std::string &out,
                     const std::string &behaviour) {
-  const char *python = std::getenv("SAM3_PYTHON");
-  const char *root = std::getenv("SAM3_SOURCE_ROOT");
-  if (!python || !root)
-    throw std::runtime_error("SAM3_PYTHON and SAM3_SOURCE_ROOT must be set (meson test sets them)");
-  const std::string command = std::string(python) + " " + root +
-                              "/tools/make_reference.py --model " + model_dir + " --out " + out +
-                              " --behaviour " + behaviour + " > " + out + ".log 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    std::ifstream log(out + ".log");
-    std::stringstream text;
-    text << log.rdbuf();
-    throw std::runtime_error("make_reference.py failed:\n" + text.str());
-  }
+  run_tool("make_reference.py",
+           "--model " + model_dir + " --out " + out + " --behaviour " + behaviour, out + ".log");
 }
 
 // One tiny model with seeded weights and both references, made once for the suite.

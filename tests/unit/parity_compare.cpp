@@ -1,0 +1,112 @@
+#include "parity_compare.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sam3::parity {
+namespace {
+
+bool ends_with(const std::string &name, const std::string &suffix) {
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_logit_stage(const std::string &name) {
+  return ends_with(name, "logits") || ends_with(name, "score");
+}
+
+} // namespace
+
+std::set<std::string> ParityReport::failing() const {
+  std::set<std::string> names;
+  for (const auto &s : stages)
+    if (!s.pass)
+      names.insert(s.name);
+  return names;
+}
+
+StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
+                          const torch::Tensor &ref, Bound bound) {
+  StageResult r;
+  r.name = name;
+  if (ours.sizes() != ref.sizes()) {
+    r.problem = "shape " + c10::str(ours.sizes()) + " vs reference " + c10::str(ref.sizes());
+    return r;
+  }
+  if (ref.scalar_type() == torch::kBool || ours.scalar_type() == torch::kBool) {
+    const auto mismatches = (ours.to(torch::kBool) != ref.to(torch::kBool)).sum().item<int64_t>();
+    r.max_abs = r.max_rel = static_cast<double>(mismatches);
+    r.pass = mismatches == 0;
+    return r;
+  }
+  const auto a = ours.to(torch::kCPU, torch::kFloat64);
+  const auto b = ref.to(torch::kFloat64);
+  const auto diff = (a - b).abs();
+  const auto rel = diff / (1.0 + b.abs());
+  r.max_ref = b.numel() ? b.abs().max().item<double>() : 0.0;
+  r.max_abs = diff.numel() ? diff.max().item<double>() : 0.0;
+  r.max_rel = rel.numel() ? rel.max().item<double>() : 0.0;
+  // NaN anywhere fails: comparisons with NaN are false.
+  if (bound == Bound::kPerElement || (bound == Bound::kByName && is_logit_stage(name))) {
+    r.bound = kTolerance;
+    r.pass = (rel <= kTolerance).all().item<bool>();
+  } else {
+    r.bound = kTolerance * (1.0 + r.max_ref);
+    r.pass = (diff <= r.bound).all().item<bool>();
+  }
+  return r;
+}
+
+void print_report(const ParityReport &report, const std::string &title) {
+  std::printf("\nparity: %s (tolerance %.0e: abs <= tol*(1+max|ref|); logits per element "
+              "<= tol*(1+|ref|); rel = |d|/(1+|ref|))\n",
+              title.c_str(), kTolerance);
+  std::printf("%-30s %12s %12s %12s %12s  %s\n", "stage", "max|ref|", "max abs", "max rel", "bound",
+              "result");
+  for (const auto &s : report.stages) {
+    if (!s.problem.empty())
+      std::printf("%-30s %s  FAIL\n", s.name.c_str(), s.problem.c_str());
+    else
+      std::printf("%-30s %12.4e %12.4e %12.4e %12.4e  %s\n", s.name.c_str(), s.max_ref, s.max_abs,
+                  s.max_rel, s.bound, s.pass ? "ok" : "FAIL");
+  }
+  std::fflush(stdout);
+}
+
+void expect_all_pass(const ParityReport &report) {
+  ASSERT_FALSE(report.stages.empty());
+  for (const auto &s : report.stages)
+    EXPECT_TRUE(s.pass) << s.name << ": "
+                        << (s.problem.empty() ? "max abs error " + std::to_string(s.max_abs)
+                                              : s.problem);
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/sam3-parity-XXXXXX";
+  const char *d = mkdtemp(tmpl);
+  if (!d)
+    throw std::runtime_error("mkdtemp failed");
+  return d;
+}
+
+void run_tool(const std::string &script, const std::string &arguments, const std::string &log) {
+  const char *python = std::getenv("SAM3_PYTHON");
+  const char *root = std::getenv("SAM3_SOURCE_ROOT");
+  if (!python || !root)
+    throw std::runtime_error("SAM3_PYTHON and SAM3_SOURCE_ROOT must be set (meson test sets them)");
+  const std::string command = std::string(python) + " " + root + "/tools/" + script + " " +
+                              arguments + " > " + log + " 2>&1";
+  if (std::system(command.c_str()) != 0) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    throw std::runtime_error(script + " failed:\n" + text.str());
+  }
+}
+
+} // namespace sam3::parity

@@ -1,0 +1,51 @@
+// What the parity tests share: comparing one stage of ours with transformers' reference
+// under the stated tolerance (docs/parity.md), printing the per-stage table, and running a
+// reference generator from tools/ with the project's Python.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace sam3::parity {
+
+// Per stage, |ours - reference| must stay within kTolerance * (1 + max|reference|): fp32
+// kernels in different libraries (and orders of summation) differ by a few ulps per op, and
+// the scale term keeps large-magnitude stages from failing on rounding alone. Logit stages
+// decide scores, so there the bound applies element by element: kTolerance * (1 + |ref_i|).
+constexpr double kTolerance = 1e-4;
+
+struct StageResult {
+  std::string name;
+  std::string problem; // empty when the stage could be compared
+  double max_ref = 0, max_abs = 0, max_rel = 0, bound = 0;
+  bool pass = false;
+};
+
+struct ParityReport {
+  std::vector<StageResult> stages;
+  std::set<std::string> failing() const;
+};
+
+// How a stage is bounded: as a whole (max|d| <= kTolerance * (1 + max|ref|)), or element by
+// element (|d_i| <= kTolerance * (1 + |ref_i|)); kByName: element by element for a stage whose
+// name ends in "logits" or "score", as a whole otherwise.
+enum class Bound { kByName, kWhole, kPerElement };
+StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
+                          const torch::Tensor &ref, Bound bound = Bound::kByName);
+
+void print_report(const ParityReport &report, const std::string &title);
+
+// Every stage passed (a gtest expectation per failing stage).
+void expect_all_pass(const ParityReport &report);
+
+// A fresh folder under /tmp.
+std::string temp_dir();
+
+// Runs tools/<script> with the project's Python (SAM3_PYTHON, SAM3_SOURCE_ROOT: meson test
+// sets them) and `arguments`; throws with the script's output when it fails.
+void run_tool(const std::string &script, const std::string &arguments, const std::string &log);
+
+} // namespace sam3::parity
