@@ -1,7 +1,7 @@
 /* gst-sam3: sam3export.
  *
  * A pass-through GstBaseTransform: it only reads metadata, so the buffer is never made
- * writable or copied. The MQTT publisher lives in gstsam3mqtt.cpp.
+ * writable or copied. The MQTT publisher and its topic placeholders live in gstsam3mqtt.cpp.
  */
 /**
  * SECTION:element-sam3export
@@ -315,36 +315,6 @@ static void gst_sam3_export_get_property(GObject *object, guint prop_id, GValue 
   GST_OBJECT_UNLOCK(self);
 }
 
-/* @topic with {stream} and {element} replaced; NULL (and an ERROR posted) for any other
- * {placeholder}, which is almost certainly a typo. */
-static gchar *expand_topic(GstSam3Export *self, const gchar *topic, const gchar *stream_name) {
-  const gchar *element = GST_OBJECT_NAME(self);
-  const gchar *stream = stream_name && stream_name[0] ? stream_name : element;
-  GString *out = g_string_new(NULL);
-  for (const gchar *p = topic ? topic : ""; *p;) {
-    if (g_str_has_prefix(p, "{stream}")) {
-      g_string_append(out, stream);
-      p += strlen("{stream}");
-    } else if (g_str_has_prefix(p, "{element}")) {
-      g_string_append(out, element);
-      p += strlen("{element}");
-    } else if (*p == '{') {
-      const gchar *close = strchr(p, '}');
-      gchar *name = close ? g_strndup(p, close - p + 1) : g_strdup(p);
-      GST_ELEMENT_ERROR(
-          self, RESOURCE, SETTINGS,
-          ("Unknown placeholder %s in topic \"%s\" (known: {stream}, {element})", name, topic),
-          (NULL));
-      g_free(name);
-      g_string_free(out, TRUE);
-      return NULL;
-    } else {
-      g_string_append_c(out, *p++);
-    }
-  }
-  return g_string_free(out, FALSE);
-}
-
 static gboolean start_mqtt(GstSam3Export *self) {
   GstSam3MqttSettings settings;
   GST_OBJECT_LOCK(self);
@@ -361,7 +331,7 @@ static gboolean start_mqtt(GstSam3Export *self) {
   GST_OBJECT_UNLOCK(self);
 
   /* Outside the object lock: posting an error takes it. */
-  gchar *topic = expand_topic(self, pattern, stream_name);
+  gchar *topic = gst_sam3_mqtt_expand_topic(GST_ELEMENT(self), pattern, stream_name);
   GstSam3Mqtt *mqtt = NULL;
   if (topic) {
     settings.address = address;

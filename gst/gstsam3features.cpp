@@ -1,22 +1,18 @@
 #include "gstsam3features.h"
 
-static gpointer features_ref(gpointer p) {
-  auto *f = static_cast<GstSam3Features *>(p);
-  f->refcount.fetch_add(1, std::memory_order_relaxed);
-  return f;
-}
-
-static void features_unref(gpointer p) {
-  auto *f = static_cast<GstSam3Features *>(p);
-  if (f->refcount.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    delete f;
+static void features_free(gpointer data) {
+  delete static_cast<GstSam3Features *>(data);
 }
 
 void gst_sam3_features_attach(GstSam3Meta *meta, GstSam3Features *features) {
-  gst_sam3_meta_set_handle(meta, features, features_ref, features_unref);
+  GstSam3Payload *payload = gst_sam3_payload_new(GST_SAM3_FEATURES_KIND, features, features_free);
+  gst_sam3_meta_set_payload(meta, payload);
+  gst_sam3_payload_unref(payload);
 }
 
 GstSam3Features *gst_sam3_features_get(GstSam3Meta *meta) {
-  auto *f = static_cast<GstSam3Features *>(gst_sam3_meta_get_handle(meta));
-  return f && f->magic == GstSam3Features::kMagic ? f : nullptr;
+  GstSam3Payload *payload = gst_sam3_meta_get_payload(meta);
+  if (payload == NULL)
+    return NULL;
+  return static_cast<GstSam3Features *>(gst_sam3_payload_get_data(payload, GST_SAM3_FEATURES_KIND));
 }

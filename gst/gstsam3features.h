@@ -1,7 +1,7 @@
 /* gst-sam3: the in-process payload sam3detect leaves on GstSam3Meta for the next sam3
  * element (sam3track): the frame's backbone features, still on the model's device, so the
- * ViT never runs twice for one frame. C++ only; applications never see it (the meta API
- * marks the handle as opaque).
+ * ViT never runs twice for one frame. C++ only; applications see a GstSam3Payload of kind
+ * GST_SAM3_FEATURES_KIND and never its contents.
  */
 #ifndef __GST_SAM3_FEATURES_H__
 #define __GST_SAM3_FEATURES_H__
@@ -10,15 +10,12 @@
 
 #include "model/model.h"
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
+#define GST_SAM3_FEATURES_KIND "gst-sam3/backbone-features"
+
 struct GstSam3Features {
-  /* Tells this payload apart from another producer's handle. */
-  static constexpr uint32_t kMagic = 0x53414d33; /* "SAM3" */
-  uint32_t magic = kMagic;
-  std::atomic<int> refcount{1};
   /* The model that computed the features: a consumer must use the same weights. */
   std::shared_ptr<sam3::Model> model;
   /* ViT output (1, hidden, grid, grid) on the model's device and dtype. */
@@ -31,10 +28,11 @@ struct GstSam3Features {
   torch::Tensor detection_logits;
 };
 
-/* Attaches @features to @meta (taking over the caller's reference). */
+/* Attaches @features to @meta as a payload that owns them (deleted with its last
+ * reference; buffer copies share it). */
 void gst_sam3_features_attach(GstSam3Meta *meta, GstSam3Features *features);
 
-/* The features on @meta, or NULL when it carries none (or another producer's handle).
+/* The features on @meta, or NULL when it carries none (or another producer's payload).
  * Borrowed: valid while the meta lives. */
 GstSam3Features *gst_sam3_features_get(GstSam3Meta *meta);
 

@@ -384,6 +384,34 @@ static gboolean check_file(GstSam3Mqtt *m, const gchar *property, const gchar *p
   return FALSE;
 }
 
+gchar *gst_sam3_mqtt_expand_topic(GstElement *owner, const gchar *topic, const gchar *stream_name) {
+  const gchar *element = GST_OBJECT_NAME(owner);
+  const gchar *stream = stream_name && stream_name[0] ? stream_name : element;
+  GString *out = g_string_new(NULL);
+  for (const gchar *p = topic ? topic : ""; *p;) {
+    if (g_str_has_prefix(p, "{stream}")) {
+      g_string_append(out, stream);
+      p += strlen("{stream}");
+    } else if (g_str_has_prefix(p, "{element}")) {
+      g_string_append(out, element);
+      p += strlen("{element}");
+    } else if (*p == '{') {
+      const gchar *close = strchr(p, '}');
+      gchar *name = close ? g_strndup(p, close - p + 1) : g_strdup(p);
+      GST_ELEMENT_ERROR(
+          owner, RESOURCE, SETTINGS,
+          ("Unknown placeholder %s in topic \"%s\" (known: {stream}, {element})", name, topic),
+          (NULL));
+      g_free(name);
+      g_string_free(out, TRUE);
+      return NULL;
+    } else {
+      g_string_append_c(out, *p++);
+    }
+  }
+  return g_string_free(out, FALSE);
+}
+
 GstSam3Mqtt *gst_sam3_mqtt_start(GstElement *owner, const GstSam3MqttSettings *s) {
   static gsize initialised = 0;
   if (g_once_init_enter(&initialised)) {

@@ -28,6 +28,11 @@ typedef struct {
 
 typedef struct _GstSam3Mqtt GstSam3Mqtt;
 
+/* @topic with {stream} (@stream_name, or the element's name when empty) and {element}
+ * replaced; NULL, with an ERROR posted on @owner, for any other {placeholder}, which is
+ * almost certainly a typo. Free with g_free(). */
+gchar *gst_sam3_mqtt_expand_topic(GstElement *owner, const gchar *topic, const gchar *stream_name);
+
 /* Checks the settings and starts connecting in the background. On a settings problem it
  * posts an ERROR on @owner and returns NULL; an unreachable broker is not a failure. */
 GstSam3Mqtt *gst_sam3_mqtt_start(GstElement *owner, const GstSam3MqttSettings *settings);

@@ -27,10 +27,14 @@ build_fuzzer fuzz_config src/model/config.cpp
 build_fuzzer fuzz_prompts src/image/prompts.cpp "${torch[@]}"
 build_fuzzer fuzz_safetensors src/io/safetensors.cpp "${torch[@]}"
 build_fuzzer fuzz_tokenizer src/text/tokenizer.cpp "${torch[@]}" -lz
-clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -DBUILDING_GST_SAM3_META \
-  $(pkg-config --cflags gstreamer-1.0 gstreamer-video-1.0 json-glib-1.0) \
-  -c gst/sam3meta/gstsam3meta.c -o "$out/gstsam3meta.o"
-build_fuzzer fuzz_meta_json "$out/gstsam3meta.o" "${gst[@]}" -lm
+meta_objects=()
+for source in gst/sam3meta/*.c; do
+  meta_objects+=("$out/$(basename "$source" .c).o")
+  clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -DBUILDING_GST_SAM3_META \
+    $(pkg-config --cflags gstreamer-1.0 gstreamer-video-1.0 json-glib-1.0) \
+    -c "$source" -o "${meta_objects[-1]}"
+done
+build_fuzzer fuzz_meta_json "${meta_objects[@]}" "${gst[@]}" -lm
 
 # Seeds: the files a generated model consists of, and what sam3export writes for it.
 seeds=$out/seeds

@@ -125,6 +125,30 @@ typedef struct {
   gpointer _gst_reserved[GST_PADDING];
 } GstSam3Instance;
 
+typedef struct _GstSam3Payload GstSam3Payload;
+
+/**
+ * GstSam3Payload:
+ * @mini_object: the parent
+ *
+ * A reference-counted in-process payload (e.g. the frame's backbone features, still on
+ * the model's device) that one sam3 element leaves on a #GstSam3Meta for the next to use
+ * without a copy. Its kind names what it holds; its data is the producer's and is never
+ * serialised.
+ */
+struct _GstSam3Payload {
+  GstMiniObject mini_object;
+
+  /*< private >*/
+  GQuark kind;
+  gpointer data;
+  GDestroyNotify free_data;
+  gpointer _gst_reserved[GST_PADDING];
+};
+
+GST_SAM3_META_API GType gst_sam3_payload_get_type (void);
+#define GST_TYPE_SAM3_PAYLOAD (gst_sam3_payload_get_type ())
+
 typedef struct _GstSam3Meta GstSam3Meta;
 
 /**
@@ -144,11 +168,9 @@ struct _GstSam3Meta {
   guint64 frame_number;
 
   /*< private >*/
-  GArray *instances;      /* of GstSam3Instance */
-  GPtrArray *prompts;     /* of gchar* */
-  gpointer handle;        /* opaque in-process payload, see gst_sam3_meta_set_handle() */
-  GBoxedCopyFunc handle_ref;
-  GDestroyNotify handle_unref;
+  GArray *instances;       /* of GstSam3Instance */
+  GPtrArray *prompts;      /* of gchar* */
+  GstSam3Payload *payload; /* see gst_sam3_meta_set_payload() */
   gpointer _gst_reserved[GST_PADDING];
 };
 
@@ -230,13 +252,26 @@ GST_SAM3_META_API
 GstSam3Meta *gst_buffer_add_sam3_meta_from_json (GstBuffer *buffer,
     const gchar *json, GError **error);
 
-/* In-process payload (e.g. masks or features that stay on a GPU) passed between sam3
- * elements without a copy. @ref is called on copy/transform, @unref on free. */
+/* In-process payload (e.g. features that stay on a GPU) passed between sam3 elements
+ * without a copy. A new payload owns @data and calls @free_data when its last reference
+ * goes; get_data returns the data only to a caller naming the payload's @kind. */
 GST_SAM3_META_API
-void gst_sam3_meta_set_handle (GstSam3Meta *meta, gpointer handle,
-    GBoxedCopyFunc ref, GDestroyNotify unref);
+GstSam3Payload *gst_sam3_payload_new (const gchar *kind, gpointer data,
+    GDestroyNotify free_data);
 GST_SAM3_META_API
-gpointer gst_sam3_meta_get_handle (GstSam3Meta *meta);
+GstSam3Payload *gst_sam3_payload_ref (GstSam3Payload *payload);
+GST_SAM3_META_API
+void gst_sam3_payload_unref (GstSam3Payload *payload);
+GST_SAM3_META_API
+const gchar *gst_sam3_payload_get_kind (GstSam3Payload *payload);
+GST_SAM3_META_API
+gpointer gst_sam3_payload_get_data (GstSam3Payload *payload, const gchar *kind);
+
+/* The meta takes its own reference on @payload (NULL removes it); copies share it. */
+GST_SAM3_META_API
+void gst_sam3_meta_set_payload (GstSam3Meta *meta, GstSam3Payload *payload);
+GST_SAM3_META_API
+GstSam3Payload *gst_sam3_meta_get_payload (GstSam3Meta *meta);
 
 G_END_DECLS
 

@@ -6,6 +6,8 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -170,119 +172,294 @@ private:
   const std::string &source_;
 };
 
-void read_vit(const Reader &r, VitConfig &c) {
-  r.read("hidden_size", c.hidden_size);
-  r.read("intermediate_size", c.intermediate_size);
-  r.read("num_hidden_layers", c.num_hidden_layers);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("num_channels", c.num_channels);
-  r.read_square("image_size", c.image_size);
-  r.read_square("patch_size", c.patch_size);
-  r.read("hidden_act", c.hidden_act);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-  r.read("rope_theta", c.rope_theta);
-  r.read("window_size", c.window_size);
-  r.read("global_attn_indexes", c.global_attn_indexes);
-  r.read_square("pretrain_image_size", c.pretrain_image_size);
+// What validate() holds one member to on its own; constraints between members are checked
+// in the validate functions below.
+enum class Range {
+  any,
+  positive,     // > 0
+  at_least_one, // >= 1, for counts of things the tracker keeps
+};
+
+// How a member is spelled in config.json beyond its JSON type.
+enum class Form {
+  plain,
+  // n or [n, n] on input (transformers accepts both; the model here is square), n on output.
+  square,
+  // Written as an integer when whole: transformers types the tracker prompt encoder's scale
+  // as an int and rejects the config for 1.0.
+  whole_as_int,
+};
+
+// One config.json member of the sub-config C: the parser, the writer and validate() all
+// work from these. Defaults are the member initialisers in config.h.
+template <class C> struct Field {
+  using Member = std::variant<int64_t C::*, double C::*, bool C::*, std::string C::*,
+                              std::vector<int64_t> C::*, std::vector<double> C::*,
+                              std::vector<std::vector<int64_t>> C::*>;
+  const char *key;
+  Member member;
+  Range range = Range::any;
+  Form form = Form::plain;
+};
+
+// Every table lists its members in the order transformers writes them, which is also the
+// order they are read (so the first bad one is the one reported).
+const Field<VitConfig> kVitFields[] = {
+    {"hidden_size", &VitConfig::hidden_size, Range::positive},
+    {"intermediate_size", &VitConfig::intermediate_size, Range::positive},
+    {"num_hidden_layers", &VitConfig::num_hidden_layers, Range::positive},
+    {"num_attention_heads", &VitConfig::num_attention_heads, Range::positive},
+    {"num_channels", &VitConfig::num_channels, Range::positive},
+    {"image_size", &VitConfig::image_size, Range::positive, Form::square},
+    {"patch_size", &VitConfig::patch_size, Range::positive, Form::square},
+    {"hidden_act", &VitConfig::hidden_act},
+    {"layer_norm_eps", &VitConfig::layer_norm_eps, Range::positive},
+    {"rope_theta", &VitConfig::rope_theta, Range::positive},
+    {"window_size", &VitConfig::window_size, Range::positive},
+    {"global_attn_indexes", &VitConfig::global_attn_indexes},
+    {"pretrain_image_size", &VitConfig::pretrain_image_size, Range::positive, Form::square},
+};
+
+// After the nested backbone_config.
+const Field<VisionConfig> kVisionFields[] = {
+    {"fpn_hidden_size", &VisionConfig::fpn_hidden_size, Range::positive},
+    {"backbone_feature_sizes", &VisionConfig::backbone_feature_sizes},
+    {"scale_factors", &VisionConfig::scale_factors},
+};
+
+const Field<TextConfig> kTextFields[] = {
+    {"vocab_size", &TextConfig::vocab_size},
+    {"hidden_size", &TextConfig::hidden_size, Range::positive},
+    {"intermediate_size", &TextConfig::intermediate_size, Range::positive},
+    {"projection_dim", &TextConfig::projection_dim, Range::positive},
+    {"num_hidden_layers", &TextConfig::num_hidden_layers, Range::positive},
+    {"num_attention_heads", &TextConfig::num_attention_heads, Range::positive},
+    {"max_position_embeddings", &TextConfig::max_position_embeddings},
+    {"hidden_act", &TextConfig::hidden_act},
+    {"layer_norm_eps", &TextConfig::layer_norm_eps, Range::positive},
+    {"bos_token_id", &TextConfig::bos_token_id},
+    {"eos_token_id", &TextConfig::eos_token_id},
+};
+
+const Field<GeometryEncoderConfig> kGeometryEncoderFields[] = {
+    {"hidden_size", &GeometryEncoderConfig::hidden_size, Range::positive},
+    {"num_layers", &GeometryEncoderConfig::num_layers, Range::positive},
+    {"num_attention_heads", &GeometryEncoderConfig::num_attention_heads, Range::positive},
+    {"intermediate_size", &GeometryEncoderConfig::intermediate_size, Range::positive},
+    {"hidden_act", &GeometryEncoderConfig::hidden_act},
+    {"layer_norm_eps", &GeometryEncoderConfig::layer_norm_eps},
+    {"roi_size", &GeometryEncoderConfig::roi_size, Range::positive},
+};
+
+const Field<DetrEncoderConfig> kDetrEncoderFields[] = {
+    {"hidden_size", &DetrEncoderConfig::hidden_size, Range::positive},
+    {"num_layers", &DetrEncoderConfig::num_layers, Range::positive},
+    {"num_attention_heads", &DetrEncoderConfig::num_attention_heads, Range::positive},
+    {"intermediate_size", &DetrEncoderConfig::intermediate_size, Range::positive},
+    {"hidden_act", &DetrEncoderConfig::hidden_act},
+    {"layer_norm_eps", &DetrEncoderConfig::layer_norm_eps},
+};
+
+const Field<DetrDecoderConfig> kDetrDecoderFields[] = {
+    {"hidden_size", &DetrDecoderConfig::hidden_size, Range::positive},
+    {"num_layers", &DetrDecoderConfig::num_layers, Range::positive},
+    {"num_queries", &DetrDecoderConfig::num_queries, Range::positive},
+    {"num_attention_heads", &DetrDecoderConfig::num_attention_heads, Range::positive},
+    {"intermediate_size", &DetrDecoderConfig::intermediate_size, Range::positive},
+    {"hidden_act", &DetrDecoderConfig::hidden_act},
+    {"layer_norm_eps", &DetrDecoderConfig::layer_norm_eps},
+};
+
+const Field<MaskDecoderConfig> kMaskDecoderFields[] = {
+    {"hidden_size", &MaskDecoderConfig::hidden_size, Range::positive},
+    {"num_upsampling_stages", &MaskDecoderConfig::num_upsampling_stages},
+    {"num_attention_heads", &MaskDecoderConfig::num_attention_heads, Range::positive},
+    {"layer_norm_eps", &MaskDecoderConfig::layer_norm_eps},
+};
+
+// The top level of a sam3_video config.json, after the two sub-configs.
+const Field<VideoConfig> kVideoFields[] = {
+    {"low_res_mask_size", &VideoConfig::low_res_mask_size},
+    {"score_threshold_detection", &VideoConfig::score_threshold_detection},
+    {"det_nms_thresh", &VideoConfig::det_nms_thresh},
+    {"assoc_iou_thresh", &VideoConfig::assoc_iou_thresh},
+    {"trk_assoc_iou_thresh", &VideoConfig::trk_assoc_iou_thresh},
+    {"new_det_thresh", &VideoConfig::new_det_thresh},
+    {"recondition_on_trk_masks", &VideoConfig::recondition_on_trk_masks},
+    {"hotstart_delay", &VideoConfig::hotstart_delay},
+    {"hotstart_unmatch_thresh", &VideoConfig::hotstart_unmatch_thresh},
+    {"hotstart_dup_thresh", &VideoConfig::hotstart_dup_thresh},
+    {"suppress_unmatched_only_within_hotstart",
+     &VideoConfig::suppress_unmatched_only_within_hotstart},
+    {"init_trk_keep_alive", &VideoConfig::init_trk_keep_alive},
+    {"max_trk_keep_alive", &VideoConfig::max_trk_keep_alive},
+    {"min_trk_keep_alive", &VideoConfig::min_trk_keep_alive},
+    {"suppress_overlapping_based_on_recent_occlusion_threshold",
+     &VideoConfig::suppress_overlapping_based_on_recent_occlusion_threshold},
+    {"decrease_trk_keep_alive_for_empty_masklets",
+     &VideoConfig::decrease_trk_keep_alive_for_empty_masklets},
+    {"fill_hole_area", &VideoConfig::fill_hole_area},
+    {"max_num_objects", &VideoConfig::max_num_objects},
+    {"recondition_every_nth_frame", &VideoConfig::recondition_every_nth_frame},
+    {"high_conf_thresh", &VideoConfig::high_conf_thresh},
+    {"high_iou_thresh", &VideoConfig::high_iou_thresh},
+};
+
+const Field<TrackerPromptEncoderConfig> kTrackerPromptEncoderFields[] = {
+    {"hidden_size", &TrackerPromptEncoderConfig::hidden_size},
+    {"image_size", &TrackerPromptEncoderConfig::image_size, Range::any, Form::square},
+    {"patch_size", &TrackerPromptEncoderConfig::patch_size, Range::positive, Form::square},
+    {"mask_input_channels", &TrackerPromptEncoderConfig::mask_input_channels},
+    {"num_point_embeddings", &TrackerPromptEncoderConfig::num_point_embeddings},
+    {"hidden_act", &TrackerPromptEncoderConfig::hidden_act},
+    {"layer_norm_eps", &TrackerPromptEncoderConfig::layer_norm_eps},
+    {"scale", &TrackerPromptEncoderConfig::scale, Range::any, Form::whole_as_int},
+};
+
+const Field<TrackerMaskDecoderConfig> kTrackerMaskDecoderFields[] = {
+    {"hidden_size", &TrackerMaskDecoderConfig::hidden_size},
+    {"hidden_act", &TrackerMaskDecoderConfig::hidden_act},
+    {"mlp_dim", &TrackerMaskDecoderConfig::mlp_dim},
+    {"num_hidden_layers", &TrackerMaskDecoderConfig::num_hidden_layers},
+    {"num_attention_heads", &TrackerMaskDecoderConfig::num_attention_heads},
+    {"attention_downsample_rate", &TrackerMaskDecoderConfig::attention_downsample_rate,
+     Range::positive},
+    {"num_multimask_outputs", &TrackerMaskDecoderConfig::num_multimask_outputs, Range::positive},
+    {"iou_head_depth", &TrackerMaskDecoderConfig::iou_head_depth},
+    {"iou_head_hidden_dim", &TrackerMaskDecoderConfig::iou_head_hidden_dim},
+    {"dynamic_multimask_via_stability", &TrackerMaskDecoderConfig::dynamic_multimask_via_stability},
+    {"dynamic_multimask_stability_delta",
+     &TrackerMaskDecoderConfig::dynamic_multimask_stability_delta},
+    {"dynamic_multimask_stability_thresh",
+     &TrackerMaskDecoderConfig::dynamic_multimask_stability_thresh},
+};
+
+// The tracker's top level after its sub-configs, up to rope_parameters ...
+const Field<TrackerConfig> kTrackerFields[] = {
+    {"num_maskmem", &TrackerConfig::num_maskmem, Range::at_least_one},
+    {"sigmoid_scale_for_mem_enc", &TrackerConfig::sigmoid_scale_for_mem_enc},
+    {"sigmoid_bias_for_mem_enc", &TrackerConfig::sigmoid_bias_for_mem_enc},
+    {"enable_occlusion_spatial_embedding", &TrackerConfig::enable_occlusion_spatial_embedding},
+    {"multimask_output_in_sam", &TrackerConfig::multimask_output_in_sam},
+    {"multimask_min_pt_num", &TrackerConfig::multimask_min_pt_num},
+    {"multimask_max_pt_num", &TrackerConfig::multimask_max_pt_num},
+    {"multimask_output_for_tracking", &TrackerConfig::multimask_output_for_tracking},
+    {"max_object_pointers_in_encoder", &TrackerConfig::max_object_pointers_in_encoder,
+     Range::at_least_one},
+    {"max_cond_frame_num", &TrackerConfig::max_cond_frame_num, Range::at_least_one},
+    {"enable_temporal_pos_encoding_for_object_pointers",
+     &TrackerConfig::enable_temporal_pos_encoding_for_object_pointers},
+    {"memory_attention_hidden_size", &TrackerConfig::memory_attention_hidden_size},
+    {"memory_attention_num_layers", &TrackerConfig::memory_attention_num_layers, Range::positive},
+    {"memory_attention_num_attention_heads", &TrackerConfig::memory_attention_num_attention_heads},
+    {"memory_attention_downsample_rate", &TrackerConfig::memory_attention_downsample_rate},
+    {"memory_attention_feed_forward_hidden_size",
+     &TrackerConfig::memory_attention_feed_forward_hidden_size},
+    {"memory_attention_feed_forward_hidden_act",
+     &TrackerConfig::memory_attention_feed_forward_hidden_act},
+    {"memory_attention_rope_feat_sizes", &TrackerConfig::memory_attention_rope_feat_sizes},
+};
+
+// ... and after it.
+const Field<TrackerConfig> kTrackerMemoryFields[] = {
+    {"memory_encoder_hidden_size", &TrackerConfig::memory_encoder_hidden_size},
+    {"memory_encoder_output_channels", &TrackerConfig::memory_encoder_output_channels,
+     Range::positive},
+    {"mask_downsampler_embed_dim", &TrackerConfig::mask_downsampler_embed_dim},
+    {"mask_downsampler_kernel_size", &TrackerConfig::mask_downsampler_kernel_size},
+    {"mask_downsampler_stride", &TrackerConfig::mask_downsampler_stride, Range::positive},
+    {"mask_downsampler_padding", &TrackerConfig::mask_downsampler_padding},
+    {"mask_downsampler_total_stride", &TrackerConfig::mask_downsampler_total_stride},
+    {"mask_downsampler_hidden_act", &TrackerConfig::mask_downsampler_hidden_act},
+    {"memory_fuser_num_layers", &TrackerConfig::memory_fuser_num_layers, Range::positive},
+    {"memory_fuser_embed_dim", &TrackerConfig::memory_fuser_embed_dim},
+    {"memory_fuser_intermediate_dim", &TrackerConfig::memory_fuser_intermediate_dim},
+    {"memory_fuser_kernel_size", &TrackerConfig::memory_fuser_kernel_size},
+    {"memory_fuser_padding", &TrackerConfig::memory_fuser_padding},
+    {"memory_fuser_layer_scale_init_value", &TrackerConfig::memory_fuser_layer_scale_init_value},
+    {"memory_fuser_hidden_act", &TrackerConfig::memory_fuser_hidden_act},
+};
+
+// The detector's sub-configs after vision_config, in file order: key (also the prefix of
+// their validation messages), the model_type written into each, and the member's table.
+template <class Detector, class F> void for_each_detector_section(Detector &c, F &&f) {
+  f("text_config", "clip_text_model", kTextFields, c.text);
+  f("geometry_encoder_config", "sam3_geometry_encoder", kGeometryEncoderFields, c.geometry_encoder);
+  f("detr_encoder_config", "sam3_detr_encoder", kDetrEncoderFields, c.detr_encoder);
+  f("detr_decoder_config", "sam3_detr_decoder", kDetrDecoderFields, c.detr_decoder);
+  f("mask_decoder_config", "sam3_mask_decoder", kMaskDecoderFields, c.mask_decoder);
+}
+
+template <class C, size_t N> void read_fields(const Reader &r, const Field<C> (&fields)[N], C &c) {
+  for (const Field<C> &f : fields)
+    std::visit(
+        [&](auto member) {
+          auto &out = c.*member;
+          if constexpr (std::is_same_v<std::decay_t<decltype(out)>, int64_t>) {
+            if (f.form == Form::square) {
+              r.read_square(f.key, out);
+              return;
+            }
+          }
+          r.read(f.key, out);
+        },
+        f.member);
+}
+
+template <class C, size_t N> void write_fields(json &out, const Field<C> (&fields)[N], const C &c) {
+  for (const Field<C> &f : fields)
+    std::visit(
+        [&](auto member) {
+          const auto &value = c.*member;
+          if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>) {
+            if (f.form == Form::whole_as_int && value == std::floor(value)) {
+              out[f.key] = static_cast<int64_t>(value);
+              return;
+            }
+          }
+          out[f.key] = value;
+        },
+        f.member);
+}
+
+// A sub-config object; model_type (when given) comes first, as transformers writes it.
+template <class C, size_t N>
+json section_json(const char *model_type, const Field<C> (&fields)[N], const C &c) {
+  json out = json::object();
+  if (model_type != nullptr)
+    out["model_type"] = model_type;
+  write_fields(out, fields, c);
+  return out;
 }
 
 void read_vision(const Reader &r, VisionConfig &c) {
   if (auto backbone = r.child("backbone_config"))
-    read_vit(*backbone, c.backbone);
-  r.read("fpn_hidden_size", c.fpn_hidden_size);
-  r.read("backbone_feature_sizes", c.backbone_feature_sizes);
-  r.read("scale_factors", c.scale_factors);
+    read_fields(*backbone, kVitFields, c.backbone);
+  read_fields(r, kVisionFields, c);
 }
 
-void read_text(const Reader &r, TextConfig &c) {
-  r.read("vocab_size", c.vocab_size);
-  r.read("hidden_size", c.hidden_size);
-  r.read("intermediate_size", c.intermediate_size);
-  r.read("projection_dim", c.projection_dim);
-  r.read("num_hidden_layers", c.num_hidden_layers);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("max_position_embeddings", c.max_position_embeddings);
-  r.read("hidden_act", c.hidden_act);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-  r.read("bos_token_id", c.bos_token_id);
-  r.read("eos_token_id", c.eos_token_id);
-}
-
-void read_geometry(const Reader &r, GeometryEncoderConfig &c) {
-  r.read("hidden_size", c.hidden_size);
-  r.read("num_layers", c.num_layers);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("intermediate_size", c.intermediate_size);
-  r.read("hidden_act", c.hidden_act);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-  r.read("roi_size", c.roi_size);
-}
-
-void read_detr_encoder(const Reader &r, DetrEncoderConfig &c) {
-  r.read("hidden_size", c.hidden_size);
-  r.read("num_layers", c.num_layers);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("intermediate_size", c.intermediate_size);
-  r.read("hidden_act", c.hidden_act);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-}
-
-void read_detr_decoder(const Reader &r, DetrDecoderConfig &c) {
-  r.read("hidden_size", c.hidden_size);
-  r.read("num_layers", c.num_layers);
-  r.read("num_queries", c.num_queries);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("intermediate_size", c.intermediate_size);
-  r.read("hidden_act", c.hidden_act);
-  r.read("layer_norm_eps", c.layer_norm_eps);
-}
-
-void read_mask_decoder(const Reader &r, MaskDecoderConfig &c) {
-  r.read("hidden_size", c.hidden_size);
-  r.read("num_upsampling_stages", c.num_upsampling_stages);
-  r.read("num_attention_heads", c.num_attention_heads);
-  r.read("layer_norm_eps", c.layer_norm_eps);
+json vision_json(const VisionConfig &c) {
+  json out = {{"model_type", "sam3_vision_model"},
+              {"backbone_config", section_json("sam3_vit_model", kVitFields, c.backbone)}};
+  write_fields(out, kVisionFields, c);
+  return out;
 }
 
 void read_detector(const Reader &r, DetectorConfig &c) {
   if (auto sub = r.child("vision_config"))
     read_vision(*sub, c.vision);
-  if (auto sub = r.child("text_config"))
-    read_text(*sub, c.text);
-  if (auto sub = r.child("geometry_encoder_config"))
-    read_geometry(*sub, c.geometry_encoder);
-  if (auto sub = r.child("detr_encoder_config"))
-    read_detr_encoder(*sub, c.detr_encoder);
-  if (auto sub = r.child("detr_decoder_config"))
-    read_detr_decoder(*sub, c.detr_decoder);
-  if (auto sub = r.child("mask_decoder_config"))
-    read_mask_decoder(*sub, c.mask_decoder);
+  for_each_detector_section(c, [&](const char *key, const char *, const auto &fields, auto &s) {
+    if (auto sub = r.child(key))
+      read_fields(*sub, fields, s);
+  });
 }
 
-void read_video(const Reader &r, VideoConfig &c) {
-  r.read("low_res_mask_size", c.low_res_mask_size);
-  r.read("score_threshold_detection", c.score_threshold_detection);
-  r.read("det_nms_thresh", c.det_nms_thresh);
-  r.read("assoc_iou_thresh", c.assoc_iou_thresh);
-  r.read("trk_assoc_iou_thresh", c.trk_assoc_iou_thresh);
-  r.read("new_det_thresh", c.new_det_thresh);
-  r.read("recondition_on_trk_masks", c.recondition_on_trk_masks);
-  r.read("hotstart_delay", c.hotstart_delay);
-  r.read("hotstart_unmatch_thresh", c.hotstart_unmatch_thresh);
-  r.read("hotstart_dup_thresh", c.hotstart_dup_thresh);
-  r.read("suppress_unmatched_only_within_hotstart", c.suppress_unmatched_only_within_hotstart);
-  r.read("init_trk_keep_alive", c.init_trk_keep_alive);
-  r.read("max_trk_keep_alive", c.max_trk_keep_alive);
-  r.read("min_trk_keep_alive", c.min_trk_keep_alive);
-  r.read("suppress_overlapping_based_on_recent_occlusion_threshold",
-         c.suppress_overlapping_based_on_recent_occlusion_threshold);
-  r.read("decrease_trk_keep_alive_for_empty_masklets",
-         c.decrease_trk_keep_alive_for_empty_masklets);
-  r.read("fill_hole_area", c.fill_hole_area);
-  r.read("max_num_objects", c.max_num_objects);
-  r.read("recondition_every_nth_frame", c.recondition_every_nth_frame);
-  r.read("high_conf_thresh", c.high_conf_thresh);
-  r.read("high_iou_thresh", c.high_iou_thresh);
+json detector_json(const DetectorConfig &c) {
+  json out = {{"model_type", "sam3"}, {"vision_config", vision_json(c.vision)}};
+  for_each_detector_section(c,
+                            [&](const char *key, const char *model_type, const auto &fields,
+                                const auto &s) { out[key] = section_json(model_type, fields, s); });
+  return out;
 }
 
 void read_tracker(const Reader &r, TrackerConfig &c) {
@@ -297,247 +474,37 @@ void read_tracker(const Reader &r, TrackerConfig &c) {
   }
   c.prompt_encoder.image_size = c.image_size;
   if (auto p = r.child("prompt_encoder_config")) {
-    p->read("hidden_size", c.prompt_encoder.hidden_size);
-    p->read_square("image_size", c.prompt_encoder.image_size);
-    p->read_square("patch_size", c.prompt_encoder.patch_size);
-    p->read("mask_input_channels", c.prompt_encoder.mask_input_channels);
-    p->read("num_point_embeddings", c.prompt_encoder.num_point_embeddings);
-    p->read("hidden_act", c.prompt_encoder.hidden_act);
-    p->read("layer_norm_eps", c.prompt_encoder.layer_norm_eps);
-    p->read("scale", c.prompt_encoder.scale);
+    read_fields(*p, kTrackerPromptEncoderFields, c.prompt_encoder);
     c.image_size = c.prompt_encoder.image_size;
   }
   r.read_square("image_size", c.image_size);
   c.prompt_encoder.image_size = c.image_size;
-  if (auto m = r.child("mask_decoder_config")) {
-    TrackerMaskDecoderConfig &d = c.mask_decoder;
-    m->read("hidden_size", d.hidden_size);
-    m->read("hidden_act", d.hidden_act);
-    m->read("mlp_dim", d.mlp_dim);
-    m->read("num_hidden_layers", d.num_hidden_layers);
-    m->read("num_attention_heads", d.num_attention_heads);
-    m->read("attention_downsample_rate", d.attention_downsample_rate);
-    m->read("num_multimask_outputs", d.num_multimask_outputs);
-    m->read("iou_head_depth", d.iou_head_depth);
-    m->read("iou_head_hidden_dim", d.iou_head_hidden_dim);
-    m->read("dynamic_multimask_via_stability", d.dynamic_multimask_via_stability);
-    m->read("dynamic_multimask_stability_delta", d.dynamic_multimask_stability_delta);
-    m->read("dynamic_multimask_stability_thresh", d.dynamic_multimask_stability_thresh);
-  }
-  r.read("num_maskmem", c.num_maskmem);
-  r.read("sigmoid_scale_for_mem_enc", c.sigmoid_scale_for_mem_enc);
-  r.read("sigmoid_bias_for_mem_enc", c.sigmoid_bias_for_mem_enc);
-  r.read("enable_occlusion_spatial_embedding", c.enable_occlusion_spatial_embedding);
-  r.read("multimask_output_in_sam", c.multimask_output_in_sam);
-  r.read("multimask_min_pt_num", c.multimask_min_pt_num);
-  r.read("multimask_max_pt_num", c.multimask_max_pt_num);
-  r.read("multimask_output_for_tracking", c.multimask_output_for_tracking);
-  r.read("max_object_pointers_in_encoder", c.max_object_pointers_in_encoder);
-  r.read("max_cond_frame_num", c.max_cond_frame_num);
-  r.read("enable_temporal_pos_encoding_for_object_pointers",
-         c.enable_temporal_pos_encoding_for_object_pointers);
-  r.read("memory_attention_hidden_size", c.memory_attention_hidden_size);
-  r.read("memory_attention_num_layers", c.memory_attention_num_layers);
-  r.read("memory_attention_num_attention_heads", c.memory_attention_num_attention_heads);
-  r.read("memory_attention_downsample_rate", c.memory_attention_downsample_rate);
-  r.read("memory_attention_feed_forward_hidden_size", c.memory_attention_feed_forward_hidden_size);
-  r.read("memory_attention_feed_forward_hidden_act", c.memory_attention_feed_forward_hidden_act);
-  r.read("memory_attention_rope_feat_sizes", c.memory_attention_rope_feat_sizes);
+  if (auto m = r.child("mask_decoder_config"))
+    read_fields(*m, kTrackerMaskDecoderFields, c.mask_decoder);
+  read_fields(r, kTrackerFields, c);
+  // The theta may stand at the top level or in rope_parameters (what to_json writes); the
+  // latter wins.
   r.read("memory_attention_rope_theta", c.memory_attention_rope_theta);
   if (auto rope = r.child("rope_parameters"))
     rope->read("rope_theta", c.memory_attention_rope_theta);
-  r.read("memory_encoder_hidden_size", c.memory_encoder_hidden_size);
-  r.read("memory_encoder_output_channels", c.memory_encoder_output_channels);
-  r.read("mask_downsampler_embed_dim", c.mask_downsampler_embed_dim);
-  r.read("mask_downsampler_kernel_size", c.mask_downsampler_kernel_size);
-  r.read("mask_downsampler_stride", c.mask_downsampler_stride);
-  r.read("mask_downsampler_padding", c.mask_downsampler_padding);
-  r.read("mask_downsampler_total_stride", c.mask_downsampler_total_stride);
-  r.read("mask_downsampler_hidden_act", c.mask_downsampler_hidden_act);
-  r.read("memory_fuser_num_layers", c.memory_fuser_num_layers);
-  r.read("memory_fuser_embed_dim", c.memory_fuser_embed_dim);
-  r.read("memory_fuser_intermediate_dim", c.memory_fuser_intermediate_dim);
-  r.read("memory_fuser_kernel_size", c.memory_fuser_kernel_size);
-  r.read("memory_fuser_padding", c.memory_fuser_padding);
-  r.read("memory_fuser_layer_scale_init_value", c.memory_fuser_layer_scale_init_value);
-  r.read("memory_fuser_hidden_act", c.memory_fuser_hidden_act);
-}
-
-json vit_json(const VitConfig &c) {
-  return {{"model_type", "sam3_vit_model"},
-          {"hidden_size", c.hidden_size},
-          {"intermediate_size", c.intermediate_size},
-          {"num_hidden_layers", c.num_hidden_layers},
-          {"num_attention_heads", c.num_attention_heads},
-          {"num_channels", c.num_channels},
-          {"image_size", c.image_size},
-          {"patch_size", c.patch_size},
-          {"hidden_act", c.hidden_act},
-          {"layer_norm_eps", c.layer_norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"window_size", c.window_size},
-          {"global_attn_indexes", c.global_attn_indexes},
-          {"pretrain_image_size", c.pretrain_image_size}};
-}
-
-json vision_json(const VisionConfig &c) {
-  return {{"model_type", "sam3_vision_model"},
-          {"backbone_config", vit_json(c.backbone)},
-          {"fpn_hidden_size", c.fpn_hidden_size},
-          {"backbone_feature_sizes", c.backbone_feature_sizes},
-          {"scale_factors", c.scale_factors}};
-}
-
-json detector_json(const DetectorConfig &c) {
-  const TextConfig &t = c.text;
-  const GeometryEncoderConfig &g = c.geometry_encoder;
-  const DetrEncoderConfig &e = c.detr_encoder;
-  const DetrDecoderConfig &d = c.detr_decoder;
-  const MaskDecoderConfig &m = c.mask_decoder;
-  return {{"model_type", "sam3"},
-          {"vision_config", vision_json(c.vision)},
-          {"text_config",
-           {{"model_type", "clip_text_model"},
-            {"vocab_size", t.vocab_size},
-            {"hidden_size", t.hidden_size},
-            {"intermediate_size", t.intermediate_size},
-            {"projection_dim", t.projection_dim},
-            {"num_hidden_layers", t.num_hidden_layers},
-            {"num_attention_heads", t.num_attention_heads},
-            {"max_position_embeddings", t.max_position_embeddings},
-            {"hidden_act", t.hidden_act},
-            {"layer_norm_eps", t.layer_norm_eps},
-            {"bos_token_id", t.bos_token_id},
-            {"eos_token_id", t.eos_token_id}}},
-          {"geometry_encoder_config",
-           {{"model_type", "sam3_geometry_encoder"},
-            {"hidden_size", g.hidden_size},
-            {"num_layers", g.num_layers},
-            {"num_attention_heads", g.num_attention_heads},
-            {"intermediate_size", g.intermediate_size},
-            {"hidden_act", g.hidden_act},
-            {"layer_norm_eps", g.layer_norm_eps},
-            {"roi_size", g.roi_size}}},
-          {"detr_encoder_config",
-           {{"model_type", "sam3_detr_encoder"},
-            {"hidden_size", e.hidden_size},
-            {"num_layers", e.num_layers},
-            {"num_attention_heads", e.num_attention_heads},
-            {"intermediate_size", e.intermediate_size},
-            {"hidden_act", e.hidden_act},
-            {"layer_norm_eps", e.layer_norm_eps}}},
-          {"detr_decoder_config",
-           {{"model_type", "sam3_detr_decoder"},
-            {"hidden_size", d.hidden_size},
-            {"num_layers", d.num_layers},
-            {"num_queries", d.num_queries},
-            {"num_attention_heads", d.num_attention_heads},
-            {"intermediate_size", d.intermediate_size},
-            {"hidden_act", d.hidden_act},
-            {"layer_norm_eps", d.layer_norm_eps}}},
-          {"mask_decoder_config",
-           {{"model_type", "sam3_mask_decoder"},
-            {"hidden_size", m.hidden_size},
-            {"num_upsampling_stages", m.num_upsampling_stages},
-            {"num_attention_heads", m.num_attention_heads},
-            {"layer_norm_eps", m.layer_norm_eps}}}};
+  read_fields(r, kTrackerMemoryFields, c);
 }
 
 json tracker_json(const TrackerConfig &c, const DetectorConfig &detector) {
-  const TrackerPromptEncoderConfig &p = c.prompt_encoder;
-  const TrackerMaskDecoderConfig &m = c.mask_decoder;
   // transformers rebuilds the tracker's (unused) vision_config from this; the release's
   // tracker shares the detector's backbone, so its sizes are written.
-  json vision = vision_json(detector.vision);
-  return {
+  json out = {
       {"model_type", "sam3_tracker_video"},
       {"image_size", c.image_size},
-      {"vision_config", vision},
+      {"vision_config", vision_json(detector.vision)},
       {"prompt_encoder_config",
-       {{"hidden_size", p.hidden_size},
-        {"image_size", p.image_size},
-        {"patch_size", p.patch_size},
-        {"mask_input_channels", p.mask_input_channels},
-        {"num_point_embeddings", p.num_point_embeddings},
-        {"hidden_act", p.hidden_act},
-        {"layer_norm_eps", p.layer_norm_eps},
-        // transformers types this field as an int and rejects the config for 1.0.
-        {"scale", p.scale == std::floor(p.scale) ? nlohmann::json(static_cast<int64_t>(p.scale))
-                                                 : nlohmann::json(p.scale)}}},
-      {"mask_decoder_config",
-       {{"hidden_size", m.hidden_size},
-        {"hidden_act", m.hidden_act},
-        {"mlp_dim", m.mlp_dim},
-        {"num_hidden_layers", m.num_hidden_layers},
-        {"num_attention_heads", m.num_attention_heads},
-        {"attention_downsample_rate", m.attention_downsample_rate},
-        {"num_multimask_outputs", m.num_multimask_outputs},
-        {"iou_head_depth", m.iou_head_depth},
-        {"iou_head_hidden_dim", m.iou_head_hidden_dim},
-        {"dynamic_multimask_via_stability", m.dynamic_multimask_via_stability},
-        {"dynamic_multimask_stability_delta", m.dynamic_multimask_stability_delta},
-        {"dynamic_multimask_stability_thresh", m.dynamic_multimask_stability_thresh}}},
-      {"num_maskmem", c.num_maskmem},
-      {"sigmoid_scale_for_mem_enc", c.sigmoid_scale_for_mem_enc},
-      {"sigmoid_bias_for_mem_enc", c.sigmoid_bias_for_mem_enc},
-      {"enable_occlusion_spatial_embedding", c.enable_occlusion_spatial_embedding},
-      {"multimask_output_in_sam", c.multimask_output_in_sam},
-      {"multimask_min_pt_num", c.multimask_min_pt_num},
-      {"multimask_max_pt_num", c.multimask_max_pt_num},
-      {"multimask_output_for_tracking", c.multimask_output_for_tracking},
-      {"max_object_pointers_in_encoder", c.max_object_pointers_in_encoder},
-      {"max_cond_frame_num", c.max_cond_frame_num},
-      {"enable_temporal_pos_encoding_for_object_pointers",
-       c.enable_temporal_pos_encoding_for_object_pointers},
-      {"memory_attention_hidden_size", c.memory_attention_hidden_size},
-      {"memory_attention_num_layers", c.memory_attention_num_layers},
-      {"memory_attention_num_attention_heads", c.memory_attention_num_attention_heads},
-      {"memory_attention_downsample_rate", c.memory_attention_downsample_rate},
-      {"memory_attention_feed_forward_hidden_size", c.memory_attention_feed_forward_hidden_size},
-      {"memory_attention_feed_forward_hidden_act", c.memory_attention_feed_forward_hidden_act},
-      {"memory_attention_rope_feat_sizes", c.memory_attention_rope_feat_sizes},
-      {"rope_parameters",
-       {{"rope_type", "default"}, {"rope_theta", c.memory_attention_rope_theta}}},
-      {"memory_encoder_hidden_size", c.memory_encoder_hidden_size},
-      {"memory_encoder_output_channels", c.memory_encoder_output_channels},
-      {"mask_downsampler_embed_dim", c.mask_downsampler_embed_dim},
-      {"mask_downsampler_kernel_size", c.mask_downsampler_kernel_size},
-      {"mask_downsampler_stride", c.mask_downsampler_stride},
-      {"mask_downsampler_padding", c.mask_downsampler_padding},
-      {"mask_downsampler_total_stride", c.mask_downsampler_total_stride},
-      {"mask_downsampler_hidden_act", c.mask_downsampler_hidden_act},
-      {"memory_fuser_num_layers", c.memory_fuser_num_layers},
-      {"memory_fuser_embed_dim", c.memory_fuser_embed_dim},
-      {"memory_fuser_intermediate_dim", c.memory_fuser_intermediate_dim},
-      {"memory_fuser_kernel_size", c.memory_fuser_kernel_size},
-      {"memory_fuser_padding", c.memory_fuser_padding},
-      {"memory_fuser_layer_scale_init_value", c.memory_fuser_layer_scale_init_value},
-      {"memory_fuser_hidden_act", c.memory_fuser_hidden_act}};
-}
-
-void video_json(const VideoConfig &c, json &out) {
-  out["low_res_mask_size"] = c.low_res_mask_size;
-  out["score_threshold_detection"] = c.score_threshold_detection;
-  out["det_nms_thresh"] = c.det_nms_thresh;
-  out["assoc_iou_thresh"] = c.assoc_iou_thresh;
-  out["trk_assoc_iou_thresh"] = c.trk_assoc_iou_thresh;
-  out["new_det_thresh"] = c.new_det_thresh;
-  out["recondition_on_trk_masks"] = c.recondition_on_trk_masks;
-  out["hotstart_delay"] = c.hotstart_delay;
-  out["hotstart_unmatch_thresh"] = c.hotstart_unmatch_thresh;
-  out["hotstart_dup_thresh"] = c.hotstart_dup_thresh;
-  out["suppress_unmatched_only_within_hotstart"] = c.suppress_unmatched_only_within_hotstart;
-  out["init_trk_keep_alive"] = c.init_trk_keep_alive;
-  out["max_trk_keep_alive"] = c.max_trk_keep_alive;
-  out["min_trk_keep_alive"] = c.min_trk_keep_alive;
-  out["suppress_overlapping_based_on_recent_occlusion_threshold"] =
-      c.suppress_overlapping_based_on_recent_occlusion_threshold;
-  out["decrease_trk_keep_alive_for_empty_masklets"] = c.decrease_trk_keep_alive_for_empty_masklets;
-  out["fill_hole_area"] = c.fill_hole_area;
-  out["max_num_objects"] = c.max_num_objects;
-  out["recondition_every_nth_frame"] = c.recondition_every_nth_frame;
-  out["high_conf_thresh"] = c.high_conf_thresh;
-  out["high_iou_thresh"] = c.high_iou_thresh;
+       section_json(nullptr, kTrackerPromptEncoderFields, c.prompt_encoder)},
+      {"mask_decoder_config", section_json(nullptr, kTrackerMaskDecoderFields, c.mask_decoder)}};
+  write_fields(out, kTrackerFields, c);
+  out["rope_parameters"] = {{"rope_type", "default"},
+                            {"rope_theta", c.memory_attention_rope_theta}};
+  write_fields(out, kTrackerMemoryFields, c);
+  return out;
 }
 
 [[noreturn]] void violated(const std::string &what) {
@@ -566,19 +533,37 @@ void require_attention(int64_t hidden, int64_t heads, const std::string &prefix)
   require_divisible(hidden, heads, prefix + ".hidden_size", prefix + ".num_attention_heads");
 }
 
+// Holds each member of a table to its range; section prefixes the key in the message.
+template <class C, size_t N>
+void check_ranges(const Field<C> (&fields)[N], const C &c, const std::string &section) {
+  for (const Field<C> &f : fields) {
+    if (f.range == Range::any)
+      continue;
+    const std::string name = section + "." + f.key;
+    std::visit(
+        [&](auto member) {
+          const auto &value = c.*member;
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, int64_t>) {
+            if (f.range == Range::positive)
+              require_positive(value, name);
+            else
+              require(value >= 1, name + " must be at least 1");
+          } else if constexpr (std::is_same_v<T, double>) {
+            require(value > 0, name + " must be positive");
+          } else {
+            throw std::logic_error(name + ": a range on a member that is not a number");
+          }
+        },
+        f.member);
+  }
+}
+
 void validate_vit(const VitConfig &c) {
   const std::string p = "vision_config.backbone_config";
-  require_attention(c.hidden_size, c.num_attention_heads, p);
-  for (const auto &[value, name] : {std::pair{c.intermediate_size, "intermediate_size"},
-                                    {c.num_hidden_layers, "num_hidden_layers"},
-                                    {c.num_channels, "num_channels"},
-                                    {c.image_size, "image_size"},
-                                    {c.patch_size, "patch_size"},
-                                    {c.window_size, "window_size"},
-                                    {c.pretrain_image_size, "pretrain_image_size"}})
-    require_positive(value, p + "." + name);
-  require(c.layer_norm_eps > 0, p + ".layer_norm_eps must be positive");
-  require(c.rope_theta > 0, p + ".rope_theta must be positive");
+  check_ranges(kVitFields, c, p);
+  require_divisible(c.hidden_size, c.num_attention_heads, p + ".hidden_size",
+                    p + ".num_attention_heads");
   // Axial RoPE gives each of x and y a quarter of the head's channels as complex pairs.
   require(c.head_dim() % 4 == 0, "ViT head_dim (" + std::to_string(c.head_dim()) +
                                      " = hidden_size / num_attention_heads) must be divisible "
@@ -608,8 +593,8 @@ void validate_vit(const VitConfig &c) {
 void validate_vision(const VisionConfig &c) {
   validate_vit(c.backbone);
   const std::string p = "vision_config";
+  check_ranges(kVisionFields, c, p);
   const int64_t fpn = c.fpn_hidden_size;
-  require_positive(fpn, p + ".fpn_hidden_size");
   // The sine position encoding gives each axis fpn/2 channels as (sin, cos) pairs.
   require_divisible(fpn, 4, p + ".fpn_hidden_size", "4 (sine position encoding)");
 
@@ -646,11 +631,8 @@ void validate_vision(const VisionConfig &c) {
 
 void validate_text(const TextConfig &c) {
   const std::string p = "text_config";
-  require_attention(c.hidden_size, c.num_attention_heads, p);
-  require_positive(c.intermediate_size, p + ".intermediate_size");
-  require_positive(c.projection_dim, p + ".projection_dim");
-  require_positive(c.num_hidden_layers, p + ".num_hidden_layers");
-  require(c.layer_norm_eps > 0, p + ".layer_norm_eps must be positive");
+  require_divisible(c.hidden_size, c.num_attention_heads, p + ".hidden_size",
+                    p + ".num_attention_heads");
   require(c.max_position_embeddings == kTextContextLength,
           p + ".max_position_embeddings must equal the tokenizer context length (" +
               std::to_string(kTextContextLength) + "), got " +
@@ -673,32 +655,24 @@ void require_model_width(int64_t hidden, int64_t fpn, const std::string &prefix)
 
 void validate(const DetectorConfig &config) {
   validate_vision(config.vision);
+  for_each_detector_section(config,
+                            [](const char *key, const char *, const auto &fields,
+                               const auto &section) { check_ranges(fields, section, key); });
   validate_text(config.text);
   const int64_t fpn = config.vision.fpn_hidden_size;
 
-  const GeometryEncoderConfig &g = config.geometry_encoder;
-  require_attention(g.hidden_size, g.num_attention_heads, "geometry_encoder_config");
-  require_model_width(g.hidden_size, fpn, "geometry_encoder_config");
-  require_positive(g.num_layers, "geometry_encoder_config.num_layers");
-  require_positive(g.intermediate_size, "geometry_encoder_config.intermediate_size");
-  require_positive(g.roi_size, "geometry_encoder_config.roi_size");
-
-  const DetrEncoderConfig &e = config.detr_encoder;
-  require_attention(e.hidden_size, e.num_attention_heads, "detr_encoder_config");
-  require_model_width(e.hidden_size, fpn, "detr_encoder_config");
-  require_positive(e.num_layers, "detr_encoder_config.num_layers");
-  require_positive(e.intermediate_size, "detr_encoder_config.intermediate_size");
-
-  const DetrDecoderConfig &d = config.detr_decoder;
-  require_attention(d.hidden_size, d.num_attention_heads, "detr_decoder_config");
-  require_model_width(d.hidden_size, fpn, "detr_decoder_config");
-  require_positive(d.num_layers, "detr_decoder_config.num_layers");
-  require_positive(d.num_queries, "detr_decoder_config.num_queries");
-  require_positive(d.intermediate_size, "detr_decoder_config.intermediate_size");
+  // The blocks after the neck (all but the text encoder) work on the neck's channels.
+  for_each_detector_section(
+      config, [&](const char *key, const char *, const auto &, const auto &section) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(section)>, TextConfig>) {
+          const std::string p = key;
+          require_divisible(section.hidden_size, section.num_attention_heads, p + ".hidden_size",
+                            p + ".num_attention_heads");
+          require_model_width(section.hidden_size, fpn, p);
+        }
+      });
 
   const MaskDecoderConfig &m = config.mask_decoder;
-  require_attention(m.hidden_size, m.num_attention_heads, "mask_decoder_config");
-  require_model_width(m.hidden_size, fpn, "mask_decoder_config");
   // The pixel decoder normalises with GroupNorm(8 groups).
   require_divisible(m.hidden_size, 8, "mask_decoder_config.hidden_size",
                     "8 (pixel decoder GroupNorm groups)");
@@ -712,7 +686,10 @@ void validate(const DetectorConfig &config) {
 
 void validate(const TrackerConfig &c, const DetectorConfig &detector) {
   const std::string p = "tracker_config";
-  require_positive(c.prompt_encoder.patch_size, p + ".prompt_encoder_config.patch_size");
+  check_ranges(kTrackerPromptEncoderFields, c.prompt_encoder, p + ".prompt_encoder_config");
+  check_ranges(kTrackerMaskDecoderFields, c.mask_decoder, p + ".mask_decoder_config");
+  check_ranges(kTrackerFields, c, p);
+  check_ranges(kTrackerMemoryFields, c, p);
   require(c.image_size == detector.vision.backbone.image_size &&
               c.prompt_encoder.patch_size == detector.vision.backbone.patch_size,
           p + ": image_size/patch_size (" + std::to_string(c.image_size) + "/" +
@@ -739,8 +716,6 @@ void validate(const TrackerConfig &c, const DetectorConfig &detector) {
   // conv_s0/conv_s1 narrow the x4/x2 levels to hidden/8 and hidden/4 channels.
   require_divisible(hidden, 8, p + ".mask_decoder_config.hidden_size", "8");
   // The two-way transformer's cross attentions work at hidden / attention_downsample_rate.
-  require_positive(c.mask_decoder.attention_downsample_rate,
-                   p + ".mask_decoder_config.attention_downsample_rate");
   require_divisible(c.mask_decoder.hidden_size, c.mask_decoder.attention_downsample_rate,
                     p + ".mask_decoder_config.hidden_size", "attention_downsample_rate");
   require_attention(c.mask_decoder.hidden_size / c.mask_decoder.attention_downsample_rate,
@@ -749,7 +724,6 @@ void validate(const TrackerConfig &c, const DetectorConfig &detector) {
                     p + ".memory_attention");
   require_divisible(c.memory_attention_hidden_size / c.memory_attention_num_attention_heads, 4,
                     p + ".memory_attention head size", "4 (2-D RoPE pairs per axis)");
-  require_positive(c.memory_encoder_output_channels, p + ".memory_encoder_output_channels");
   require_divisible(hidden, c.memory_encoder_output_channels, p + " hidden size",
                     p + ".memory_encoder_output_channels (object pointers are split into "
                         "memory-sized tokens)");
@@ -758,15 +732,6 @@ void validate(const TrackerConfig &c, const DetectorConfig &detector) {
               c.memory_attention_rope_feat_sizes[1] == c.grid(),
           p + ".memory_attention_rope_feat_sizes must be [" + std::to_string(c.grid()) + ", " +
               std::to_string(c.grid()) + "] (the feature grid)");
-  require(c.num_maskmem >= 1, p + ".num_maskmem must be at least 1");
-  require(c.max_cond_frame_num >= 1, p + ".max_cond_frame_num must be at least 1");
-  require(c.max_object_pointers_in_encoder >= 1,
-          p + ".max_object_pointers_in_encoder must be at least 1");
-  require_positive(c.mask_downsampler_stride, p + ".mask_downsampler_stride");
-  require_positive(c.memory_fuser_num_layers, p + ".memory_fuser_num_layers");
-  require_positive(c.memory_attention_num_layers, p + ".memory_attention_num_layers");
-  require_positive(c.mask_decoder.num_multimask_outputs,
-                   p + ".mask_decoder_config.num_multimask_outputs");
 }
 
 void validate(const ModelConfig &config) {
@@ -812,7 +777,7 @@ ModelConfig parse_config(const std::string &json_text, const std::string &source
     }
     if (auto tracker = top.child("tracker_config"))
       read_tracker(*tracker, config.tracker);
-    read_video(top, config.video);
+    read_fields(top, kVideoFields, config.video);
   } else {
     top.fail("model_type",
              "is \"" + config.model_type + "\"; expected \"sam3\" (image model) or \"sam3_video\"");
@@ -839,7 +804,7 @@ std::string to_json(const ModelConfig &config) {
     out["model_type"] = "sam3_video";
     out["detector_config"] = detector_json(config.detector);
     out["tracker_config"] = tracker_json(config.tracker, config.detector);
-    video_json(config.video, out);
+    write_fields(out, kVideoFields, config.video);
   } else {
     throw ConfigError("to_json: unknown model_type \"" + config.model_type + "\"");
   }

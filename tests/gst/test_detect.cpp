@@ -165,9 +165,11 @@ TEST(Sam3Detect, LeavesBackboneFeaturesForTheTracker) {
   // A copy of the buffer shares the payload rather than copying the tensor.
   GstBuffer *copy = gst_buffer_copy(out);
   EXPECT_EQ(gst_sam3_features_get(gst_buffer_get_sam3_meta(copy)), f);
-  EXPECT_EQ(f->refcount.load(), 2);
+  GstSam3Payload *payload = gst_sam3_meta_get_payload(gst_buffer_get_sam3_meta(out));
+  EXPECT_STREQ(gst_sam3_payload_get_kind(payload), GST_SAM3_FEATURES_KIND);
+  EXPECT_EQ(GST_MINI_OBJECT_REFCOUNT_VALUE(payload), 2);
   gst_buffer_unref(copy);
-  EXPECT_EQ(f->refcount.load(), 1);
+  EXPECT_EQ(GST_MINI_OBJECT_REFCOUNT_VALUE(payload), 1);
   gst_buffer_unref(out);
   g_object_set(detect_of(h), "attach-features", FALSE, NULL);
   out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 1));

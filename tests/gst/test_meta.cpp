@@ -217,16 +217,17 @@ TEST(Sam3Meta, SetMaskDataCopiesStridedRows) {
   gst_buffer_unref(buf);
 }
 
-// Counts references of the opaque handle so the copy/free paths can be checked.
-struct Handle {
-  int refs = 1;
+// The data of a test payload: records that the payload freed it.
+struct PayloadData {
+  bool freed = false;
 };
-gpointer handle_ref(gpointer h) {
-  static_cast<Handle *>(h)->refs++;
-  return h;
+void payload_data_free(gpointer data) {
+  static_cast<PayloadData *>(data)->freed = true;
 }
-void handle_unref(gpointer h) {
-  static_cast<Handle *>(h)->refs--;
+constexpr const char *kTestKind = "gst-sam3/test";
+
+guint refcount(GstSam3Payload *payload) {
+  return GST_MINI_OBJECT_REFCOUNT_VALUE(payload);
 }
 
 TEST(Sam3Meta, CopyKeepsEverythingAndSharesMasks) {
@@ -240,8 +241,10 @@ TEST(Sam3Meta, CopyKeepsEverythingAndSharesMasks) {
   GstBuffer *mask = gst_buffer_new_memdup(kMask4x2, sizeof(kMask4x2));
   GstVideoRectangle rect = {1, 2, 3, 4};
   ASSERT_TRUE(gst_sam3_instance_set_mask(inst, mask, 4, 2, &rect));
-  Handle handle;
-  gst_sam3_meta_set_handle(meta, &handle, handle_ref, handle_unref);
+  PayloadData data;
+  GstSam3Payload *payload = gst_sam3_payload_new(kTestKind, &data, payload_data_free);
+  gst_sam3_meta_set_payload(meta, payload);
+  gst_sam3_payload_unref(payload);
 
   GstBuffer *copy = gst_buffer_copy(buf);
   GstSam3Meta *cm = gst_buffer_get_sam3_meta(copy);
@@ -263,15 +266,15 @@ TEST(Sam3Meta, CopyKeepsEverythingAndSharesMasks) {
   EXPECT_EQ(ci->mask, mask); // shared, not duplicated
   EXPECT_EQ(ci->mask_rect.w, 3);
   EXPECT_EQ(refcount(mask), 3u);
-  EXPECT_EQ(gst_sam3_meta_get_handle(cm), &handle);
-  EXPECT_EQ(handle.refs, 2);
+  EXPECT_EQ(gst_sam3_meta_get_payload(cm), payload);
+  EXPECT_EQ(refcount(payload), 2u);
 
   // Changing the copy leaves the original alone.
   gst_sam3_meta_remove_instance(cm, 0);
   EXPECT_EQ(gst_sam3_meta_get_n_instances(meta), 1u);
   EXPECT_EQ(refcount(mask), 2u);
   gst_buffer_unref(copy);
-  EXPECT_EQ(handle.refs, 1);
+  EXPECT_EQ(refcount(payload), 1u);
 
   // make_writable on a shared buffer copies, and the meta with it.
   GstBuffer *shared = gst_buffer_ref(buf);
@@ -281,33 +284,45 @@ TEST(Sam3Meta, CopyKeepsEverythingAndSharesMasks) {
   ASSERT_NE(wm, nullptr);
   EXPECT_EQ(gst_sam3_meta_get_instance(wm, 0)->mask, mask);
   EXPECT_EQ(refcount(mask), 3u);
-  EXPECT_EQ(handle.refs, 2);
+  EXPECT_EQ(refcount(payload), 2u);
   gst_buffer_unref(writable);
 
   EXPECT_EQ(refcount(mask), 2u);
   gst_buffer_unref(buf);
   EXPECT_EQ(refcount(mask), 1u);
-  EXPECT_EQ(handle.refs, 0);
+  EXPECT_TRUE(data.freed);
   gst_buffer_unref(mask);
 }
 
-TEST(Sam3Meta, HandleReplacementAndSharing) {
+TEST(Sam3Meta, PayloadReplacementAndSharing) {
   GstBuffer *buf = new_buffer_with_meta(10, 10);
   GstSam3Meta *meta = gst_buffer_get_sam3_meta(buf);
-  EXPECT_EQ(gst_sam3_meta_get_handle(meta), nullptr);
-  Handle first, second;
-  gst_sam3_meta_set_handle(meta, &first, handle_ref, handle_unref);
-  gst_sam3_meta_set_handle(meta, &second, handle_ref, handle_unref);
-  EXPECT_EQ(first.refs, 0);
-  EXPECT_EQ(second.refs, 1);
-  gst_sam3_meta_set_handle(meta, nullptr, nullptr, nullptr);
-  EXPECT_EQ(second.refs, 0);
+  EXPECT_EQ(gst_sam3_meta_get_payload(meta), nullptr);
+  PayloadData first, second;
+  GstSam3Payload *p1 = gst_sam3_payload_new(kTestKind, &first, payload_data_free);
+  GstSam3Payload *p2 = gst_sam3_payload_new(kTestKind, &second, payload_data_free);
+  gst_sam3_meta_set_payload(meta, p1);
+  gst_sam3_payload_unref(p1);
+  gst_sam3_meta_set_payload(meta, p2);
+  EXPECT_TRUE(first.freed);
+  EXPECT_EQ(refcount(p2), 2u);
+  gst_sam3_payload_unref(p2);
+  EXPECT_FALSE(second.freed);
+  gst_sam3_meta_set_payload(meta, nullptr);
+  EXPECT_TRUE(second.freed);
 
-  // Without ref/unref functions the pointer is shared as is.
+  // Without a free function the data is shared as is, and the kind guards it.
   int plain = 0;
-  gst_sam3_meta_set_handle(meta, &plain, nullptr, nullptr);
+  GstSam3Payload *p3 = gst_sam3_payload_new(kTestKind, &plain, nullptr);
+  gst_sam3_meta_set_payload(meta, p3);
+  gst_sam3_payload_unref(p3);
   GstBuffer *copy = gst_buffer_copy(buf);
-  EXPECT_EQ(gst_sam3_meta_get_handle(gst_buffer_get_sam3_meta(copy)), &plain);
+  GstSam3Payload *copied = gst_sam3_meta_get_payload(gst_buffer_get_sam3_meta(copy));
+  EXPECT_EQ(copied, p3);
+  EXPECT_STREQ(gst_sam3_payload_get_kind(copied), kTestKind);
+  EXPECT_EQ(gst_sam3_payload_get_data(copied, kTestKind), &plain);
+  EXPECT_EQ(gst_sam3_payload_get_data(copied, "gst-sam3/other"), nullptr);
+  EXPECT_EQ(GST_MINI_OBJECT_TYPE(copied), GST_TYPE_SAM3_PAYLOAD);
   gst_buffer_unref(copy);
   gst_buffer_unref(buf);
 }
