@@ -72,7 +72,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_sam3_track_debug);
 #define DEFAULT_RECONDITION_INTERVAL 16
 #define DEFAULT_OCCLUSION_IOU 0.7
 #define DEFAULT_FILL_HOLE_AREA 16
-#define DEFAULT_MAX_LOST_FRAMES 0
+#define DEFAULT_MAX_LOST_FRAMES ((guint)sam3::kDefaultMaxLostFrames)
 #define DEFAULT_MEMORY_SELECTION TRUE
 #define DEFAULT_MASK_THRESHOLD 0.5
 #define DEFAULT_QOS TRUE
@@ -192,13 +192,14 @@ G_DEFINE_TYPE_WITH_CODE(GstSam3Track, gst_sam3_track, GST_TYPE_BASE_TRANSFORM,
                                                 "SAM 3 tracker"));
 GST_ELEMENT_REGISTER_DEFINE(sam3track, "sam3track", GST_RANK_NONE, GST_TYPE_SAM3_TRACK);
 
-/* The frames each frame is held back; output-delay=-1 is the official hot-start delay when
- * the pipeline is not live (nothing waits on it) and none when it is. Call with the object
- * lock held. */
+/* The frames each frame is held back; output-delay=-1 is the official delay when the
+ * pipeline is not live (nothing waits on it) and none when it is. The official loop releases
+ * a frame once hotstart-frames frames are buffered, the frame itself included: frame k leaves
+ * after frame k + hotstart-frames - 1. Call with the object lock held. */
 static guint gst_sam3_track_output_delay(GstSam3Track *self, gboolean live) {
   if (self->output_delay >= 0)
     return (guint)self->output_delay;
-  return live ? 0 : self->hotstart_frames;
+  return live || self->hotstart_frames == 0 ? 0 : self->hotstart_frames - 1;
 }
 
 static void gst_sam3_track_set_property(GObject *object, guint prop_id, const GValue *value,
@@ -951,7 +952,7 @@ static void gst_sam3_track_class_init(GstSam3TrackClass *klass) {
       g_param_spec_int("output-delay", "Output delay",
                        "Frames to hold each frame back so that young objects the loop "
                        "retracts never appear; adds to the latency. -1 = auto: "
-                       "hotstart-frames when the pipeline is not live (the official "
+                       "hotstart-frames - 1 when the pipeline is not live (the official "
                        "behaviour), 0 when it is",
                        -1, 120, DEFAULT_OUTPUT_DELAY, ready));
   g_object_class_install_property(
@@ -1014,8 +1015,9 @@ static void gst_sam3_track_class_init(GstSam3TrackClass *klass) {
       gobject_class, PROP_MAX_LOST_FRAMES,
       g_param_spec_uint("max-lost-frames", "Max lost frames",
                         "Remove a detected object after this many frames in a row without a "
-                        "matching detection, so endless streams drop objects that left "
-                        "(0 = keep them, as the reference)",
+                        "matching detection, so endless streams drop objects that left; by then "
+                        "the reference's keep-alive rule already hides it (0 = keep them, as "
+                        "the reference)",
                         0, G_MAXINT, DEFAULT_MAX_LOST_FRAMES, ready));
   g_object_class_install_property(
       gobject_class, PROP_MEMORY_SELECTION,

@@ -106,7 +106,7 @@ model_type() {
 # video out with sam3 metadata. $1 = live|file. Live input gets a one-frame leaky queue
 # before inference and qos=true, so a slow model drops (and counts) frames instead of
 # letting latency grow; a file must not lose frames, so it gets neither. sam3track is
-# added only where it exists and the model can track; on live input it retires lost objects.
+# added only where it exists and the model can track.
 # $2 = no-overlay leaves the frames undrawn, for results-only pipelines.
 analysis_chain() {
   local mode=$1 overlay=${2:-overlay} type
@@ -126,11 +126,9 @@ analysis_chain() {
     echo "note: no sam3track element in this build: detecting without tracking" >&2
   elif [ "$type" != sam3_video ]; then
     echo "note: model_type is \"$type\", not sam3_video: detecting without tracking" >&2
-  elif [ "$mode" = live ]; then
-    # An endless stream must drop objects that left, else they pile up (the reference keeps
-    # every object until the video ends): 300 frames without a matching detection.
-    chain+=(! sam3track max-lost-frames=300)
   else
+    # sam3track's defaults fit both: no output delay and objects that left retired on a live
+    # source, the official delay on a file.
     chain+=(! sam3track)
   fi
   if [ "$overlay" = overlay ]; then

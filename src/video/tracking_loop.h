@@ -9,7 +9,8 @@
 // Departures from the reference, each for streaming:
 // - Output delay is a choice (TrackOptions::output_delay). With 0 (live), an object removed
 //   by the hotstart rules is shown on the frames before its removal; with a delay of at least
-//   hotstart_delay, such objects never appear, as in the reference.
+//   hotstart_delay - 1 (the reference's: an object is retracted within hotstart_delay frames
+//   of its birth, the birth frame included), such objects never appear, as in the reference.
 // - Bookkeeping only keeps what the rules can still read: the reference's unmatched-frame and
 //   duplicate-overlap frame lists become counts, a duplicate pair is dropped once its younger
 //   object leaves its hotstart window, removed ids are not remembered (their held-back
@@ -49,10 +50,13 @@ struct FrameDetections {
   bool detector_ran = true;
 };
 
+inline constexpr int64_t kDefaultMaxLostFrames = 30;
+
 struct TrackOptions {
   VideoConfig video;
   // Frames the output is held back so that the hotstart rules can retract young objects:
-  // 0 = live; video.hotstart_delay = the reference's behaviour.
+  // 0 = live; video.hotstart_delay - 1 = the reference's behaviour (it releases a frame once
+  // hotstart_delay frames are buffered, that frame included).
   int64_t output_delay = 0;
   // Most objects tracked at once; < 0 means video.max_num_objects.
   int64_t max_objects = -1;
@@ -62,8 +66,11 @@ struct TrackOptions {
   // > 0: remove a detector-born track after this many consecutive frames on which no detection
   // of its label matched it (IoU >= trk_assoc_iou_thresh; empty masks count), so that objects
   // that left the scene of an endless stream are dropped. 0 = never, as the reference (which
-  // tracks them until the video ends).
-  int64_t max_lost_frames = 0;
+  // tracks them until the video ends, each costing a tracker step per frame).
+  // The default is the reference's keep-alive span (max_trk_keep_alive, 30): a track unmatched
+  // that long is already hidden by the reference's keep-alive rule, so retiring it changes no
+  // output; it only gives up the chance to come back under its old id after a longer gap.
+  int64_t max_lost_frames = kDefaultMaxLostFrames;
 };
 
 struct TrackedObject {

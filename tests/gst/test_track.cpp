@@ -387,8 +387,8 @@ TEST(Sam3Track, OutputDelayAutoHoldsHotstartFramesOnlyWhenNotLive) {
   g_object_get(track, "output-delay", &delay, nullptr);
   EXPECT_EQ(delay, -1) << "auto is the default";
   gst_object_unref(track);
-  // Not live: the official hot-start delay (hotstart-frames, 15 by default, here 5).
-  EXPECT_EQ(frames_in_at_first_out(false, "hotstart-frames=5"), 6);
+  // Not live: the official delay, hotstart-frames - 1 (14 by default; here 5 - 1).
+  EXPECT_EQ(frames_in_at_first_out(false, "hotstart-frames=5"), 5);
   // Live: nothing is held back.
   EXPECT_EQ(frames_in_at_first_out(true, "hotstart-frames=5"), 1);
   // An explicit delay wins either way.

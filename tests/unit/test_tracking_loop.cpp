@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -667,6 +668,63 @@ TEST(TrackingLoop, BookkeepingStaysBoundedOnLongStreams) {
   // With the reference delay, no false positive is ever output: only the resident and the
   // 100 visitors appear.
   EXPECT_EQ(ids_seen.size(), 101u);
+}
+
+} // namespace
+
+namespace {
+
+// An endless scene: six objects in view at any time, each detected
+// for 60 frames and then gone (tracker and detector), one entering every 10 frames; objects
+// already in view on frame 0 leave first. Returns the tracker steps (tracked objects summed
+// over frames: the loop's work) and the most objects tracked at once.
+std::pair<int64_t, size_t> endless_scene(int64_t frames,
+                                         int64_t max_lost_frames = sam3::kDefaultMaxLostFrames) {
+  TrackOptions options;
+  options.max_lost_frames = max_lost_frames;
+  options.output_delay = 0;
+  options.apply_detection_threshold_and_nms = false;
+  Scene run(options);
+  std::map<int64_t, int64_t> id_of; // scene object -> loop object
+  int64_t steps = 0;
+  size_t most = 0;
+  for (int64_t f = 0; f < frames; ++f) {
+    std::vector<Det> dets;
+    for (int64_t k = f / 10; k < f / 10 + 6; ++k) {
+      const int64_t x = 1 + 5 * (k % 6);
+      dets.push_back({x, 2 + 4 * (k % 7), x + 4, 6 + 4 * (k % 7), 0.9f});
+    }
+    steps += static_cast<int64_t>(run.loop.num_objects());
+    const auto before = run.tracker->added.size();
+    run.step(f, dets);
+    // Births of this frame belong to the scene objects without an id yet, in order.
+    for (size_t a = before, k = f / 10; a < run.tracker->added.size(); ++a) {
+      while (id_of.count(static_cast<int64_t>(k)))
+        ++k;
+      id_of[static_cast<int64_t>(k)] = run.tracker->added[a].first;
+    }
+    // The object whose 60 frames ended leaves the scene.
+    if (f % 10 == 9 && id_of.count(f / 10))
+      run.tracker->object(id_of.at(f / 10)).lost = true;
+    most = std::max(most, run.loop.num_objects());
+  }
+  return {steps, most};
+}
+
+TEST(TrackingLoop, AnEndlessSceneCostsTheSameEveryFrameByDefault) {
+  const auto [short_steps, short_most] = endless_scene(60);
+  const auto [long_steps, long_most] = endless_scene(240);
+  std::printf("tracker steps: %lld for 60 frames, %lld for 240 (%.2fx); at most %zu objects\n",
+              static_cast<long long>(short_steps), static_cast<long long>(long_steps),
+              static_cast<double>(long_steps) / static_cast<double>(short_steps), long_most);
+  // Linear cost is 4x; the objects that left piling up (max_lost_frames 0) would make it
+  // grow without bound. The work is counted, not timed: time on a shared machine is noise
+  // (bench/bench_endless prints the timed curve on the model).
+  EXPECT_LE(long_steps, 4.5 * static_cast<double>(short_steps));
+  EXPECT_LE(long_most, short_most + 1);
+  EXPECT_EQ(TrackOptions{}.max_lost_frames, sam3::kDefaultMaxLostFrames);
+  // Keeping every object, as the reference does, the same scene costs ever more per frame.
+  EXPECT_GT(endless_scene(120, 0).first, 2.5 * static_cast<double>(endless_scene(60, 0).first));
 }
 
 } // namespace
