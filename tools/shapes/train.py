@@ -9,15 +9,18 @@ One process, one thread (the machine's cores are shared with C++ builds):
 
 Every step trains the detector on a batch of still scenes (text prompts, absent concepts,
 positive/negative exemplar boxes; DETR Hungarian matching, focal + L1 + GIoU + presence + mask +
-semantic losses) and, every --clip-every steps, the tracker on a generated clip (prompt on frame 0
-with the GT mask, a box or a click; propagation through the memory bank; mask, IoU and
-object-score losses on every frame, occluded and out-of-frame ones included).
+semantic losses; the query scores are trained on prompts with instances, the presence token on
+all, as SAM 3 decouples recognition from localisation) and, every --clip-every steps, the
+tracker on a generated clip (prompt on frame 0 with the GT mask, a box or a click; propagation
+through the memory bank; mask, IoU and object-score losses on every frame, occluded and
+out-of-frame ones included).
 
 Prompt composition is the official SAM 3 one (see shapes_model.detect): a text-only prompt is the
 text tokens + the geometry encoder's CLS token.
 
 Data are a function of (--seed, step), so a resumed run sees what an uninterrupted one would.
-Checkpoints: tools/shapes/checkpoint/ (fp16 weights, small, committed; resuming from it restarts
+Checkpoints: tools/shapes/checkpoint/ (fp16 weights, small, not in the repository: only the
+shipped models/sam3-shapes is; resuming from it restarts
 the optimiser with a short warm-up) and --full-state (fp32 weights + AdamW state, outside the
 repository; an exact resume when present and at the same step).
 """
@@ -49,7 +52,7 @@ TOKEN_EMB = "detector_model.text_encoder.text_model.embeddings.token_embedding.w
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=9000, help="total optimiser steps")
+    p.add_argument("--steps", type=int, default=6000, help="total optimiser steps")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--resume", action="store_true", help="continue from --ckpt-dir")
     p.add_argument("--export-only", action="store_true", help="export --ckpt-dir to --out and exit")
@@ -61,7 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
     p.add_argument("--images", type=int, default=4, help="still scenes per step")
     p.add_argument("--prompts", type=int, default=3, help="prompts per scene")
-    p.add_argument("--clip-every", type=int, default=2, help="a tracker clip every N steps (0: never)")
+    p.add_argument("--clip-every", type=int, default=3, help="a tracker clip every N steps (0: never)")
     p.add_argument("--clip-frames", type=int, default=8)
     p.add_argument("--clip-objects", type=int, default=3)
     p.add_argument("--lr", type=float, default=6e-4)
@@ -73,6 +76,11 @@ def parse_args(argv=None):
                    help="share of text-only prompts run without the geometry CLS token "
                    "(transformers' composition), so the model also works there; the rest use the "
                    "official composition (text + CLS); 0 = official only")
+    p.add_argument("--absent-cls-weight", type=float, default=0.0,
+                   help="weight of the query-score loss on prompts with no instance (presence decides those)")
+    p.add_argument("--focal-alpha", type=float, default=0.5,
+                   help="the query-score focal loss's positive weight (RetinaNet's 0.25 kept every score "
+                   "under 0.5 at this training length)")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--easy-steps", type=int, default=800, help="steps with at most 4 objects per scene")
     p.add_argument("--text-freeze-steps", type=int, default=2000, help="steps with the CLIP text encoder frozen")
@@ -342,11 +350,15 @@ def match(logits, boxes_cxcywh, gt_boxes_xyxy):
     return qi, ti
 
 
-def detector_loss(out, rows):
+def detector_loss(out, rows, absent_cls_weight=1.0, alpha=0.25):
     L, R, Q = out["logits"].shape
     n_tgt = max(sum(len(r["targets"]) for r in rows), 1)
     terms = {"cls": 0.0, "l1": 0.0, "giou": 0.0, "pres": 0.0, "mask": 0.0, "dice": 0.0, "sem": 0.0}
     present = torch.tensor([[1.0 if r["targets"] else 0.0] for r in rows])
+    # SAM 3 decouples recognition (the presence token) from localisation (the query scores;
+    # the final score is their product). Driving every query of every absent prompt to zero as
+    # well held all scores under 0.5 through the first 2338 steps; presence answers those.
+    cls_row_w = present + (1 - present) * absent_cls_weight
     last_matches = None
     for layer in range(L):
         logits, boxes = out["logits"][layer], out["boxes"][layer]
@@ -363,7 +375,7 @@ def detector_loss(out, rows):
             gt = r["gt_boxes"][ti]
             l1 = l1 + (pb - box_xyxy_to_cxcywh(gt)).abs().sum()
             giou = giou + (1 - torch.diag(generalized_iou(sm.box_cxcywh_to_xyxy(pb), gt))).sum()
-        terms["cls"] = terms["cls"] + sigmoid_focal(logits, target).sum() / n_tgt
+        terms["cls"] = terms["cls"] + (sigmoid_focal(logits, target, alpha) * cls_row_w).sum() / n_tgt
         terms["l1"] = terms["l1"] + l1 / n_tgt
         terms["giou"] = terms["giou"] + giou / n_tgt
         terms["pres"] = terms["pres"] + F.binary_cross_entropy_with_logits(out["presence"][layer].reshape(R, 1), present)
@@ -437,7 +449,7 @@ def detector_step(model, tokenizer, rng, args, step=10 ** 9):
                 labels[ri, k] = lab
         out = sm.detect(det, fpn, pos, tf, tm, boxes, labels, mask_rows=mask_rows, drop_geometry=drop)
     out["mask_rows"] = mask_rows
-    return detector_loss(out, rows)
+    return detector_loss(out, rows, args.absent_cls_weight, args.focal_alpha)
 
 
 # ---------------------------------------------------------------------------------------
@@ -727,6 +739,7 @@ def write_model_card(args, config, tensors, step):
         "wd": args.weight_decay, "images": args.images, "prompts": args.prompts, "clip_every": args.clip_every,
         "clip_frames": args.clip_frames, "clip_objects": args.clip_objects,
         "text_freeze": args.text_freeze_steps, "text_lr_scale": args.text_lr_scale, "easy": args.easy_steps,
+        "focal_alpha": args.focal_alpha, "absent_cls": args.absent_cls_weight,
         "last_losses": ", ".join("%s %.4f" % (k, v) for k, v in last.items() if k not in ("step", "time"))
         or "(none logged)",
         "metrics": metrics_text(getattr(args, "metrics", None) or os.path.join(args.out, "eval.json")),
