@@ -62,6 +62,13 @@ StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
   return r;
 }
 
+StageResult unmatched_stage(const std::string &name, const std::string &problem) {
+  StageResult r;
+  r.name = name;
+  r.problem = problem;
+  return r;
+}
+
 void print_report(const ParityReport &report, const std::string &title) {
   std::printf("\nparity: %s (tolerance %.0e: abs <= tol*(1+max|ref|); logits per element "
               "<= tol*(1+|ref|); rel = |d|/(1+|ref|))\n",

@@ -36,6 +36,9 @@ enum class Bound { kByName, kWhole, kPerElement };
 StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
                           const torch::Tensor &ref, Bound bound = Bound::kByName);
 
+// A stage that could not be compared (it exists on one side only): always a failure.
+StageResult unmatched_stage(const std::string &name, const std::string &problem);
+
 void print_report(const ParityReport &report, const std::string &title);
 
 // Every stage passed (a gtest expectation per failing stage).

@@ -150,10 +150,7 @@ ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
   inputs.insert("image.rgb");
   for (const auto &[name, tensor] : ours) {
     if (!reference.has(name)) {
-      StageResult r;
-      r.name = name;
-      r.problem = "missing from the reference";
-      report.stages.push_back(r);
+      report.stages.push_back(unmatched_stage(name, "missing from the reference"));
       continue;
     }
     report.stages.push_back(compare_stage(name, tensor, reference.tensor(name)));
@@ -161,10 +158,7 @@ ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
   for (const auto &name : reference.names()) {
     if (inputs.count(name) || ours.count(name))
       continue;
-    StageResult r;
-    r.name = name;
-    r.problem = "in the reference but not computed here";
-    report.stages.push_back(r);
+    report.stages.push_back(unmatched_stage(name, "in the reference but not computed here"));
   }
   return report;
 }

@@ -108,10 +108,7 @@ ParityReport compare(const std::map<std::string, torch::Tensor> &ours,
   ParityReport report;
   for (const auto &[name, tensor] : ours) {
     if (!reference.has(name)) {
-      StageResult r;
-      r.name = name;
-      r.problem = "missing from the reference";
-      report.stages.push_back(r);
+      report.stages.push_back(unmatched_stage(name, "missing from the reference"));
       continue;
     }
     const auto ref = reference.tensor(name);
