@@ -127,7 +127,10 @@ struct VideoConfig {
   double assoc_iou_thresh = 0.1;
   double trk_assoc_iou_thresh = 0.5;
   double new_det_thresh = 0.7;
-  bool recondition_on_trk_masks = true;
+  // transformers' switch (its default true): keep the tracker's own prediction as the
+  // reconditioned frame. The official code has none: the detection gives the object pointer,
+  // the tracker's mask the memory (false, our default).
+  bool recondition_on_trk_masks = false;
   int64_t hotstart_delay = 15;
   int64_t hotstart_unmatch_thresh = 8;
   int64_t hotstart_dup_thresh = 8;

@@ -206,7 +206,9 @@ float cohort_selection_score(const std::vector<float> &object_score_logits,
 
 Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
     : model_(std::move(model)),
-      binarize_memory_mask_before_resize_(options.binarize_memory_mask_before_resize) {
+      binarize_memory_mask_before_resize_(options.binarize_memory_mask_before_resize),
+      transformers_mask_inputs_(options.transformers_mask_inputs),
+      rewrite_memory_on_births_(options.rewrite_memory_on_births) {
   if (!model_)
     throw std::invalid_argument("Sam2Tracker: no tracker model");
   const auto &c = model_->config();
@@ -335,14 +337,33 @@ torch::Tensor Sam2Tracker::conditioned_features(const TrackerFrame &frame,
                                       torch::cat(memory_pos, 1), num_pointer_tokens);
 }
 
-torch::Tensor Sam2Tracker::binary_input_mask(const torch::Tensor &mask_logits) const {
+torch::Tensor Sam2Tracker::input_mask(const torch::Tensor &mask_logits) const {
   const auto s = mask_size();
   if (!mask_logits.defined() || mask_logits.dim() != 2 || mask_logits.size(0) != s ||
       mask_logits.size(1) != s)
     throw std::invalid_argument("Sam2Tracker: an object mask must be " + std::to_string(s) + " x " +
                                 std::to_string(s) + " logits, got " + sizes_of(mask_logits));
-  // As the video model adds detections: bilinear to the 16g input-mask size, then > 0.
-  return resize(mask_logits.view({1, 1, s, s}), 16 * model_->grid()).gt(0);
+  const auto logits = mask_logits.view({1, 1, s, s});
+  if (!transformers_mask_inputs_)
+    return resize(logits, 16 * model_->grid()).gt(0).to(torch::kFloat32);
+  const auto side = model_->config().image_size;
+  return F::interpolate(logits.ge(0.5).to(torch::kFloat32),
+                        F::InterpolateFuncOptions()
+                            .size(std::vector<int64_t>{side, side})
+                            .mode(torch::kBilinear)
+                            .align_corners(false)
+                            .antialias(true));
+}
+
+torch::Tensor Sam2Tracker::prompted_memory_mask(const torch::Tensor &high_res) const {
+  const auto side = 16 * model_->grid();
+  if (binarize_memory_mask_before_resize_ || high_res.size(-1) == side)
+    return high_res;
+  return F::interpolate(high_res.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                          .size(std::vector<int64_t>{side, side})
+                                                          .mode(torch::kBilinear)
+                                                          .align_corners(false)
+                                                          .antialias(true));
 }
 
 void Sam2Tracker::store_memory(const TrackerFrame &frame, std::vector<MemoryEntry *> entries,
@@ -389,6 +410,8 @@ std::vector<TrackerPrediction> Sam2Tracker::propagate(const TrackerFrame &frame)
   const std::vector<torch::Tensor> high_res = {frame.features[0], frame.features[1]};
   const bool multimask = model_->use_multimask(/*initial_conditioning_frame=*/false, 0);
   std::vector<TrackerPrediction> predictions(objects_.size());
+  propagated_.clear();
+  rewritten_ = false;
   for (const auto &[selection, members] : groups) {
     std::vector<const TrackedObject *> group;
     for (const auto i : members)
@@ -411,6 +434,8 @@ std::vector<TrackerPrediction> Sam2Tracker::propagate(const TrackerFrame &frame)
       p.mask_logits = out.low_res_masks[row].to(torch::kFloat32);
       p.object_score_logit = entry.object_score;
       p.iou_score = entry.iou;
+      if (rewrite_memory_on_births_)
+        propagated_[object.id] = out.low_res_masks[row];
     }
   }
 
@@ -441,9 +466,9 @@ void Sam2Tracker::add_object(int64_t object_id, const TrackerFrame &frame,
                                 " is already tracked");
   torch::NoGradGuard no_grad;
   const auto dtype = frame.features[2].scalar_type();
-  const auto binary = binary_input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
-  const auto out =
-      model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]}, binary);
+  const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
+  const auto out = model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]},
+                                          mask, transformers_mask_inputs_);
   TrackedObject object;
   object.id = object_id;
   object.cohort = frame.index;
@@ -451,10 +476,37 @@ void Sam2Tracker::add_object(int64_t object_id, const TrackerFrame &frame,
   entry.pointer = out.object_pointers[0].clone();
   entry.object_score = out.object_score_logits[0].item<float>();
   entry.iou = 1.f;
-  store_memory(frame, {&entry}, binary * 20.0 - 10.0, out.object_score_logits, /*binarize=*/true);
+  store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
+               /*binarize=*/true);
   objects_.push_back(std::move(object));
   last_frame_ = frame.index;
   trim(objects_.back());
+  if (rewrite_memory_on_births_ && !rewritten_) {
+    rewritten_ = true;
+    std::vector<MemoryEntry *> entries;
+    std::vector<torch::Tensor> masks, scores;
+    for (auto &o : objects_) {
+      const auto entry = o.tracked.find(frame.index);
+      const auto mask = propagated_.find(o.id);
+      if (entry == o.tracked.end() || mask == propagated_.end())
+        continue;
+      entries.push_back(&entry->second);
+      masks.push_back(mask->second);
+      scores.push_back(torch::tensor(entry->second.object_score));
+    }
+    if (!entries.empty()) {
+      const auto high_res = resize(torch::stack(masks).unsqueeze(1), model_->config().image_size);
+      const auto side = 16 * model_->grid();
+      const auto memory_masks = F::interpolate(high_res, F::InterpolateFuncOptions()
+                                                             .size(std::vector<int64_t>{side, side})
+                                                             .mode(torch::kBilinear)
+                                                             .align_corners(false)
+                                                             .antialias(true));
+      // Encoded in one batch with the newborns, whose mask inputs make transformers binarise
+      // the whole batch.
+      store_memory(frame, entries, memory_masks, torch::stack(scores), /*binarize=*/true);
+    }
+  }
 }
 
 TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame &frame,
@@ -534,15 +586,9 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   entry.pointer = out.object_pointers[0].clone();
   entry.object_score = out.object_score_logits[0].item<float>();
   entry.iou = out.iou_scores[0].item<float>();
-  auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
-  if (!binarize_memory_mask_before_resize_)
-    high_res = F::interpolate(
-        high_res, F::InterpolateFuncOptions()
-                      .size(std::vector<int64_t>{16 * model_->grid(), 16 * model_->grid()})
-                      .mode(torch::kBilinear)
-                      .align_corners(false)
-                      .antialias(true));
-  store_memory(frame, {&entry}, high_res, out.object_score_logits, /*binarize=*/true);
+  const auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
+  store_memory(frame, {&entry}, prompted_memory_mask(high_res), out.object_score_logits,
+               /*binarize=*/true);
   last_frame_ = frame.index;
   trim(*existing);
 
@@ -558,11 +604,22 @@ void Sam2Tracker::recondition(int64_t object_id, const TrackerFrame &frame,
                               const torch::Tensor &mask_logits) {
   check_frame(frame, /*new_frame=*/false);
   auto &object = get(object_id);
+  if (!mask_logits.defined()) {
+    const auto tracked = object.tracked.find(frame.index);
+    if (tracked == object.tracked.end())
+      throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                                  " has no prediction on frame " + std::to_string(frame.index) +
+                                  " to recondition on");
+    object.conditioning[frame.index] = std::move(tracked->second);
+    object.tracked.erase(tracked);
+    trim(object);
+    return;
+  }
   torch::NoGradGuard no_grad;
   const auto dtype = frame.features[2].scalar_type();
-  const auto binary = binary_input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
-  const auto out =
-      model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]}, binary);
+  const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
+  const auto out = model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]},
+                                          mask, transformers_mask_inputs_);
   object.tracked.erase(frame.index);
   auto &entry = object.conditioning[frame.index];
   entry.pointer = out.object_pointers[0].clone();
@@ -570,7 +627,8 @@ void Sam2Tracker::recondition(int64_t object_id, const TrackerFrame &frame,
   entry.iou = 1.f;
   // encode_memories() normally rewrites this from the final masks; encoding the detection
   // now keeps the frame readable if it does not.
-  store_memory(frame, {&entry}, binary * 20.0 - 10.0, out.object_score_logits, /*binarize=*/true);
+  store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
+               /*binarize=*/true);
   last_frame_ = frame.index;
   trim(object);
 }

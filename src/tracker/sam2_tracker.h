@@ -99,6 +99,19 @@ struct Sam2TrackerOptions {
   // transformers resizes the logits first and binarises after. false: transformers' order
   // (the parity tests).
   bool binarize_memory_mask_before_resize = true;
+  // A detection mask that starts or reconditions an object (the reference's add_new_mask):
+  // the official SAM 3 resizes the low-resolution logits to the mask-input size (16g) and
+  // takes > 0. transformers thresholds the logits at 0.5, resizes that 0/1 mask to image_size
+  // with antialiasing, takes the soft result as the mask input and the object pointer of the
+  // best of three masks (the official: of a single mask). true: transformers' way (the parity
+  // tests).
+  bool transformers_mask_inputs = false;
+  // transformers runs its tracker over every object when it adds new ones on a frame, which
+  // rewrites the other objects' memory of that frame from their raw prediction (the logits
+  // brought to image_size and back, > 0, with the SAM head's object score) instead of the
+  // loop's settled masks. true: do the same (the parity tests); the official code adds new
+  // objects in a state of their own and leaves the others' memory as the loop wrote it.
+  bool rewrite_memory_on_births = false;
 };
 
 class Sam2Tracker : public ObjectTracker {
@@ -149,7 +162,11 @@ private:
   torch::Tensor conditioned_features(const TrackerFrame &frame,
                                      const std::vector<const TrackedObject *> &objects,
                                      const MemorySelection &selection);
-  torch::Tensor binary_input_mask(const torch::Tensor &mask_logits) const;
+  // The mask input of add_new_mask for (S, S) detection logits: (1, 1, H, W) in [0, 1].
+  torch::Tensor input_mask(const torch::Tensor &mask_logits) const;
+  // A prompted frame's high-resolution logits as the memory encoder takes them, in the order
+  // binarize_memory_mask_before_resize says.
+  torch::Tensor prompted_memory_mask(const torch::Tensor &high_res) const;
   void store_memory(const TrackerFrame &frame, std::vector<MemoryEntry *> entries,
                     const torch::Tensor &mask_logits, const torch::Tensor &object_score_logits,
                     bool binarize);
@@ -158,6 +175,12 @@ private:
   TrackerModel model_;
   MemorySelectionConfig selection_;
   bool binarize_memory_mask_before_resize_ = true;
+  bool transformers_mask_inputs_ = false;
+  bool rewrite_memory_on_births_ = false;
+  // With rewrite_memory_on_births: each object's low-resolution prediction on the last
+  // propagated frame, and whether a birth already rewrote that frame's memory.
+  std::map<int64_t, torch::Tensor> propagated_;
+  bool rewritten_ = false;
   std::vector<TrackedObject> objects_;
   torch::Tensor maskmem_pos_; // (1, mem, g, g): the same for every frame and object
   int64_t last_frame_ = -1;

@@ -172,17 +172,27 @@ TrackerStepOutput TrackerModelImpl::sam_heads(const torch::Tensor &features,
 TrackerStepOutput
 TrackerModelImpl::mask_as_output(const torch::Tensor &features,
                                  const std::vector<torch::Tensor> &high_res_features,
-                                 const torch::Tensor &masks) {
+                                 const torch::Tensor &masks, bool multimask_output) {
   check_features(features, hidden_size(), grid(), "frame features");
   const auto n = features.size(0);
-  const auto side = 16 * grid();
   TORCH_CHECK(masks.defined() && masks.dim() == 4 && masks.size(0) == n && masks.size(1) == 1 &&
-                  masks.size(2) == side && masks.size(3) == side,
-              "tracker: input masks must be shaped (", n, ", 1, ", side, ", ", side, "), got ",
+                  masks.size(2) == masks.size(3),
+              "tracker: input masks must be shaped (", n, ", 1, H, H), got ",
               masks.defined() ? masks.sizes() : c10::IntArrayRef{});
   const auto binary = masks.to(features.scalar_type());
   const auto high_res = binary * 20.0 - 10.0;
   const auto low = 4 * grid();
+  namespace F = torch::nn::functional;
+  // The mask prompt must be 4g: the mask downsampler gives that from 16g; another input size
+  // (transformers feeds image_size) is brought there as transformers does.
+  auto prompt = mask_downsample(binary);
+  if (prompt.size(-1) != low)
+    prompt = F::interpolate(prompt.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                            .size(std::vector<int64_t>{low, low})
+                                                            .mode(torch::kBilinear)
+                                                            .align_corners(false)
+                                                            .antialias(true))
+                 .to(features.scalar_type());
   TrackerStepOutput out;
   out.low_res_masks =
       torch::nn::functional::interpolate(high_res.to(torch::kFloat32),
@@ -196,8 +206,8 @@ TrackerModelImpl::mask_as_output(const torch::Tensor &features,
   out.iou_scores = torch::ones({n}, features.options());
   // The pointer comes from the SAM heads prompted with the mask brought to the low-res grid by
   // the learned mask_downsample, on the raw (memory-free) features.
-  const auto heads = sam_heads(features, high_res_features, TrackerPrompt{},
-                               mask_downsample(binary), /*multimask_output=*/false);
+  const auto heads =
+      sam_heads(features, high_res_features, TrackerPrompt{}, prompt, multimask_output);
   const auto visible = binary.flatten(1).gt(0).any(1);
   const auto lambda = visible.to(features.scalar_type()).unsqueeze(-1);
   out.object_score_logits = visible.to(features.scalar_type()) * 20.0 - 10.0;

@@ -85,12 +85,14 @@ public:
   // initial conditioning frame or a tracked one (the reference's _use_multimask).
   bool use_multimask(bool initial_conditioning_frame, int64_t num_points) const;
 
-  // A binary mask taken as the prediction (the reference's _use_mask_as_output): masks
-  // (N,1,16g,16g) in {0,1}; logits +-10, IoU 1, score +-10 from non-emptiness, and an object
-  // pointer from the SAM heads run on the raw features (N,C,g,g) with the mask as prompt.
+  // A mask taken as the prediction (the reference's _use_mask_as_output): masks (N,1,H,H) in
+  // [0,1], H = 16g (official) or image_size (transformers); logits +-10, IoU 1, score +-10
+  // from non-emptiness, and an object pointer from the SAM heads run on the raw features
+  // (N,C,g,g) with the mask as prompt: a single mask (official), or with multimask_output
+  // the best of three (transformers).
   TrackerStepOutput mask_as_output(const torch::Tensor &features,
                                    const std::vector<torch::Tensor> &high_res_features,
-                                   const torch::Tensor &masks);
+                                   const torch::Tensor &masks, bool multimask_output = false);
 
   // Memory of a frame: raw features (N or 1,C,g,g), mask logits (N,1,H,W) (any size; the
   // encoder resizes to 16g), object-score logits (N,). `binarize` maps the masks as (> 0)

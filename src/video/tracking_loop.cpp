@@ -310,9 +310,6 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
   }
 
   auto association = associate(det.masks, det.scores, det.labels, trk_masks, track_ids);
-  for (int64_t t = 0; t < n; ++t)
-    if (association.best_det[t] >= 0)
-      tracks_.at(track_ids[t]).score = det.scores[association.best_det[t]];
 
   // Object limit: the highest-scoring new detections fill the free places.
   auto new_dets = association.new_dets;
@@ -332,6 +329,9 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
     suppressed_now[t] = std::count(suppressed.begin(), suppressed.end(), track_ids[t]) > 0;
   }
 
+  // A reconditioned track shows the detection's mask on this frame (the reference's
+  // build_outputs); its memory is still written from the tracker's mask below.
+  std::vector<int64_t> reconditioned_by(n, -1);
   if (detections.detector_ran && v.recondition_every_nth_frame > 0 &&
       frame.index % v.recondition_every_nth_frame == 0)
     for (int64_t t = 0; t < n; ++t) {
@@ -341,7 +341,8 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
       if (d < 0 || removed_now[t] || trk_logits[t] <= v.high_conf_thresh)
         continue;
       tracker_->recondition(track_ids[t], frame,
-                            v.recondition_on_trk_masks ? trk_masks[t] : det.masks[d]);
+                            v.recondition_on_trk_masks ? torch::Tensor() : det.masks[d]);
+      reconditioned_by[t] = d;
     }
 
   // The more recently occluded of two overlapping tracks of one label is hidden (and its
@@ -382,10 +383,11 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
   // Memory of the tracks that stay. Shrinkage is judged among all of them, removed included,
   // at the memory encoder's resolution; suppressed masks are written as absent.
   if (n > 0) {
+    const auto memory_side =
+        options_.shrinkage_at_memory_resolution ? side * kMemoryMaskScale : side;
     auto high = F::interpolate(trk_masks.unsqueeze(1),
                                F::InterpolateFuncOptions()
-                                   .size(std::vector<int64_t>{side * kMemoryMaskScale,
-                                                              side * kMemoryMaskScale})
+                                   .size(std::vector<int64_t>{memory_side, memory_side})
                                    .mode(torch::kBilinear)
                                    .align_corners(false))
                     .squeeze(1);
@@ -413,8 +415,9 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
     if (removed_now[t] || suppressed_now[t])
       continue;
     const auto &track = tracks_.at(track_ids[t]);
-    held.objects.push_back(
-        {track_ids[t], track.label, track.score, sigmoid(trk_logits[t]), trk_masks[t], false});
+    const auto d = reconditioned_by[t];
+    held.objects.push_back({track_ids[t], track.label, track.score, sigmoid(trk_logits[t]),
+                            d >= 0 ? det.masks[d] : trk_masks[t], false});
   }
   if (!new_dets.empty()) {
     auto born = select(det, new_dets);
@@ -493,7 +496,9 @@ FrameTracks TrackingLoop::finalise(HeldFrame held) const {
   std::vector<float> probabilities;
   for (auto i : keep)
     probabilities.push_back(objects[i].tracker_probability);
-  auto final_masks = non_overlap_by_object(stack, torch::tensor(probabilities));
+  auto final_masks = options_.non_overlapping_output
+                         ? non_overlap_by_object(stack, torch::tensor(probabilities))
+                         : stack;
   for (size_t k = 0; k < keep.size(); ++k) {
     const auto &o = objects[keep[k]];
     TrackedObject object;

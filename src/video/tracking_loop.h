@@ -19,8 +19,6 @@
 //   is removed; the reference tracks it until the video ends.
 // - Several prompts: a detection only associates with tracks of its own label, and the
 //   detection NMS (when the loop applies it) is per label.
-// - TrackedObject::score is the probability of the detection that created the object or last
-//   matched it (IoU >= trk_assoc_iou_thresh); the reference keeps the creation score.
 #pragma once
 
 #include "model/config.h"
@@ -71,12 +69,20 @@ struct TrackOptions {
   // that long is already hidden by the reference's keep-alive rule, so retiring it changes no
   // output; it only gives up the chance to come back under its old id after a longer gap.
   int64_t max_lost_frames = kDefaultMaxLostFrames;
+  // false: the masks come back as the loop settled them, before the final pixel-wise
+  // non-overlap (for the parity tests: transformers applies it at video size, in its
+  // post-processing).
+  bool non_overlapping_output = true;
+  // Whether a track whose mask shrinks under the pixel-wise non-overlap (and so is written to
+  // memory as absent) is judged at the memory encoder's resolution, 4x the masks' (the
+  // official code), or at the masks' own (transformers; the parity tests).
+  bool shrinkage_at_memory_resolution = true;
 };
 
 struct TrackedObject {
   int64_t object_id = -1;
   int64_t label = 0;
-  float score = 0.f; // detection probability that created / last matched it
+  float score = 0.f; // probability of the detection that created it (the reference's score)
   float tracker_probability =
       0.f;                    // sigmoid of the tracker's object score (detection prob when new)
   torch::Tensor mask_logits;  // (S, S) final, non-overlapping, on the tracker's device

@@ -116,4 +116,12 @@ void run_tool(const std::string &script, const std::string &arguments, const std
   }
 }
 
+sam3::DetectorBehaviour transformers_detector_behaviour() {
+  sam3::DetectorBehaviour b;
+  b.geometry_cls_for_text_only = false;
+  b.vit_layer_norm_eps_from_config = true;
+  b.clamp_presence_logits = true;
+  return b;
+}
+
 } // namespace sam3::parity

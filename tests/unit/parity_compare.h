@@ -3,6 +3,8 @@
 // reference generator from tools/ with the project's Python.
 #pragma once
 
+#include "model/config.h"
+
 #include <torch/torch.h>
 
 #include <set>
@@ -43,6 +45,9 @@ void print_report(const ParityReport &report, const std::string &title);
 
 // Every stage passed (a gtest expectation per failing stage).
 void expect_all_pass(const ParityReport &report);
+
+// The detector as transformers composes it where it departs from the official SAM 3.
+sam3::DetectorBehaviour transformers_detector_behaviour();
 
 // A fresh folder under /tmp.
 std::string temp_dir();

@@ -163,15 +163,6 @@ ParityReport compare_stages(const std::map<std::string, torch::Tensor> &ours,
   return report;
 }
 
-// transformers' composition where it departs from the official SAM 3.
-sam3::DetectorBehaviour transformers_behaviour() {
-  sam3::DetectorBehaviour b;
-  b.geometry_cls_for_text_only = false;
-  b.vit_layer_norm_eps_from_config = true;
-  b.clamp_presence_logits = true;
-  return b;
-}
-
 // Loads the model folder `dir` with `behaviour`, runs the inputs of the reference file
 // `reference_path` through it and compares every stage with the reference.
 ParityReport check_reference(const std::string &dir, const std::string &reference_path,
@@ -225,8 +216,8 @@ std::string *DetectorParity::root_ = nullptr;
 std::string *DetectorParity::model_ = nullptr;
 
 TEST_F(DetectorParity, EveryStageMatchesTransformers) {
-  const auto report = check_reference(model(), reference("transformers"), transformers_behaviour(),
-                                      "transformers' behaviour");
+  const auto report = check_reference(model(), reference("transformers"),
+                                      transformers_detector_behaviour(), "transformers' behaviour");
   // The stages the test is about: the ViT and every neck level, both prompt kinds, the
   // several prompts of one batch, and the image path from an RGB frame.
   std::set<std::string> names;
@@ -256,9 +247,10 @@ TEST_F(DetectorParity, OfficialBehaviourIsTheDefaultAndMatchesItsReference) {
 TEST_F(DetectorParity, TheTwoBehavioursDifferOnTextOnlyPrompts) {
   // Checked against each other's reference, each must fail on the text-only outputs (so the
   // switch is real) and agree on the box prompts (same path in both).
-  const auto failing = check_reference(model(), reference("official"), transformers_behaviour(),
-                                       "transformers' behaviour against the official reference")
-                           .failing();
+  const auto failing =
+      check_reference(model(), reference("official"), transformers_detector_behaviour(),
+                      "transformers' behaviour against the official reference")
+          .failing();
   for (const auto *differs : {"text.pred_logits", "text.pred_masks", "encoder.memory"})
     EXPECT_TRUE(failing.count(differs)) << differs;
 }
@@ -294,7 +286,7 @@ TEST_F(DetectorParity, OneChangedWeightFailsFromItsStageOn) {
   sam3::write_safetensors(perturbed + "/model.safetensors", tensors, weights.metadata());
 
   const auto failing =
-      check_reference(perturbed, reference("transformers"), transformers_behaviour(),
+      check_reference(perturbed, reference("transformers"), transformers_detector_behaviour(),
                       "perturbed model (" + changed + ")")
           .failing();
   for (const auto *still_equal :

@@ -112,7 +112,7 @@ public:
   }
 
   void recondition(int64_t id, const TrackerFrame &frame, const torch::Tensor &mask) override {
-    reconditions.push_back({id, frame.index, mask.clone()});
+    reconditions.push_back({id, frame.index, mask.defined() ? mask.clone() : mask});
   }
 
   void encode_memories(const TrackerFrame &frame, const std::vector<int64_t> &ids,
@@ -475,10 +475,40 @@ TEST(TrackingLoop, ReconditionsConfidentTracksOnEveryNthFrameOnly) {
     for (const auto &r : run.tracker->reconditions) {
       EXPECT_EQ(r.object_id, 0);
       frames.push_back(r.frame);
-      const auto &expected = on_tracker_masks ? rect(2, 2, 10, 10) : rect(2, 2, 10, 11);
-      EXPECT_TRUE(torch::equal(r.mask > 0, expected > 0)) << "frame " << r.frame;
+      // Official: the detection's mask gives the pointer; transformers' switch keeps the
+      // tracker's own prediction (no mask handed over).
+      if (on_tracker_masks)
+        EXPECT_FALSE(r.mask.defined()) << "frame " << r.frame;
+      else
+        EXPECT_TRUE(torch::equal(r.mask > 0, rect(2, 2, 10, 11) > 0)) << "frame " << r.frame;
     }
     EXPECT_EQ(frames, (std::vector<int64_t>{16, 32, 48}));
+  }
+}
+
+TEST(TrackingLoop, AReconditionedTrackShowsTheDetectionAndRemembersItsOwnMask) {
+  Scene run(raw_options());
+  run.step(0, {{2, 2, 10, 10, 0.95f}});
+  for (int64_t f = 1; f <= 16; ++f) {
+    auto out = run.step(f, {{2, 2, 10, 11, 0.95f}}); // IoU 64 / 72 with the track
+    ASSERT_EQ(out.size(), 1u);
+    const auto *shown = find_object(out[0], 0);
+    ASSERT_NE(shown, nullptr);
+    const auto &expected = f == 16 ? rect(2, 2, 10, 11) : rect(2, 2, 10, 10);
+    EXPECT_TRUE(torch::equal(shown->mask_logits > 0, expected > 0)) << "frame " << f;
+  }
+  ASSERT_EQ(run.tracker->reconditions.size(), 1u);
+  // The memory of frame 16 is still the tracker's own mask.
+  EXPECT_TRUE(torch::equal(run.tracker->object(0).mask > 0, rect(2, 2, 10, 10) > 0));
+}
+
+TEST(TrackingLoop, AnObjectKeepsTheScoreOfTheDetectionThatCreatedIt) {
+  Scene run(raw_options());
+  run.step(0, {{2, 2, 10, 10, 0.75f}});
+  for (int64_t f = 1; f < 5; ++f) {
+    auto out = run.step(f, {{2, 2, 10, 10, 0.95f}});
+    ASSERT_NE(find_object(out[0], 0), nullptr);
+    EXPECT_FLOAT_EQ(find_object(out[0], 0)->score, 0.75f) << "frame " << f;
   }
 }
 
