@@ -44,7 +44,8 @@ void VideoSession::add_box(float x, float y, float width, float height, const st
     std::snprintf(text, sizeof text, "the box %gx%g is empty", width, height);
     throw std::invalid_argument(text);
   }
-  Request r{RequestOutcome::kAddBox};
+  Request r;
+  r.kind = RequestOutcome::kAddBox;
   r.x = x;
   r.y = y;
   r.w = width;
@@ -54,21 +55,24 @@ void VideoSession::add_box(float x, float y, float width, float height, const st
 }
 
 void VideoSession::add_points(std::vector<ClickPoint> points, const std::string &label) {
-  Request r{RequestOutcome::kAddPoints};
+  Request r;
+  r.kind = RequestOutcome::kAddPoints;
   r.points = std::move(points);
   r.label = label.empty() ? "object" : label;
   queue(std::move(r));
 }
 
 void VideoSession::refine_object(int64_t object_id, std::vector<ClickPoint> points) {
-  Request r{RequestOutcome::kRefine};
+  Request r;
+  r.kind = RequestOutcome::kRefine;
   r.points = std::move(points);
   r.object_id = object_id;
   queue(std::move(r));
 }
 
 void VideoSession::remove_object(int64_t object_id) {
-  Request r{RequestOutcome::kRemove};
+  Request r;
+  r.kind = RequestOutcome::kRemove;
   r.object_id = object_id;
   queue(std::move(r));
 }
@@ -142,7 +146,9 @@ std::vector<RequestOutcome> VideoSession::apply_requests(const TrackerFrame &fra
       }
       return std::make_pair(xy.to(device), labels.to(device));
     };
-    RequestOutcome outcome{r.kind, r.object_id};
+    RequestOutcome outcome;
+    outcome.kind = r.kind;
+    outcome.object_id = r.object_id;
     try {
       switch (r.kind) {
       case RequestOutcome::kAddBox: {

@@ -68,7 +68,7 @@ struct SessionFrame {
 
 // What became of one request, applied on a frame.
 struct RequestOutcome {
-  enum Kind { kAddBox, kAddPoints, kRefine, kRemove } kind;
+  enum Kind { kAddBox, kAddPoints, kRefine, kRemove } kind = kAddBox;
   int64_t object_id = -1; // the object added, refined or removed
   std::string error;      // why the loop refused it; empty when applied
 };
@@ -128,7 +128,7 @@ public:
 
 private:
   struct Request {
-    RequestOutcome::Kind kind;
+    RequestOutcome::Kind kind = RequestOutcome::kAddBox;
     float x = 0, y = 0, w = 0, h = 0;
     std::vector<ClickPoint> points;
     std::string label;
