@@ -1,7 +1,5 @@
 #include "gstsam3modelelement.h"
 
-#include "gstsam3qos.h"
-
 #include "model/registry.h"
 
 #include <stdexcept>
@@ -27,6 +25,31 @@ GType gst_sam3_precision_get_type(void) {
     g_once_init_leave(&id, t);
   }
   return (GType)id;
+}
+
+/* The running time before which frames are late, from a QOS event; @current when the event
+ * says nothing about lateness (throttling, no timestamp). */
+static GstClockTime gst_sam3_qos_earliest_time(GstEvent *qos_event, GstClockTime current) {
+  GstQOSType type;
+  gdouble proportion;
+  GstClockTimeDiff diff;
+  GstClockTime timestamp;
+  gst_event_parse_qos(qos_event, &type, &proportion, &diff, &timestamp);
+  if (type == GST_QOS_TYPE_THROTTLE || !GST_CLOCK_TIME_IS_VALID(timestamp))
+    return current;
+  /* A late frame: everything up to (timestamp + lateness) is already too late, and the
+   * doubled lateness gives the element room to catch up. */
+  return diff > 0 ? timestamp + 2 * diff : timestamp + diff;
+}
+
+/* Whether @buf's running time in @trans's segment lies before @earliest_time. */
+static gboolean gst_sam3_qos_is_late(GstBaseTransform *trans, GstBuffer *buf,
+                                     GstClockTime earliest_time) {
+  const GstClockTime ts = GST_BUFFER_PTS(buf);
+  if (!GST_CLOCK_TIME_IS_VALID(ts) || !GST_CLOCK_TIME_IS_VALID(earliest_time))
+    return FALSE;
+  const GstClockTime running = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, ts);
+  return GST_CLOCK_TIME_IS_VALID(running) && running < earliest_time;
 }
 
 static sam3::Precision to_precision(GstSam3Precision p) {
