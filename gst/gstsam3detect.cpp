@@ -26,12 +26,10 @@
 #include "gstsam3features.h"
 #include "gstsam3masks.h"
 #include "gstsam3meta.h"
-#include "gstsam3qos.h"
-#include "gstsam3rgb.h"
+#include "gstsam3modelelement.h"
 
 #include "image/image_predictor.h"
 #include "image/prompts.h"
-#include "model/registry.h"
 
 #include <gst/video/video.h>
 
@@ -45,16 +43,12 @@
 GST_DEBUG_CATEGORY_STATIC(gst_sam3_detect_debug);
 #define GST_CAT_DEFAULT gst_sam3_detect_debug
 
-#define DEFAULT_MODEL NULL
 #define DEFAULT_PROMPT ""
 #define DEFAULT_EXEMPLAR_BOXES ""
-#define DEFAULT_DEVICE "cpu"
-#define DEFAULT_PRECISION GST_SAM3_PRECISION_FP32
 #define DEFAULT_THRESHOLD 0.5
 #define DEFAULT_MASK_THRESHOLD 0.5
 #define DEFAULT_MAX_INSTANCES 0
 #define DEFAULT_INTERVAL 1
-#define DEFAULT_QOS TRUE
 #define DEFAULT_ATTACH_FEATURES TRUE
 
 enum {
@@ -74,6 +68,18 @@ enum {
   PROP_FRAMES_SKIPPED,
 };
 
+static const Sam3ModelProperties model_properties = {
+    {PROP_MODEL, "SAM 3 model folder (config.json, model.safetensors, tokenizer files; "
+                 "the Hugging Face facebook/sam3 release) or a file inside it"},
+    {PROP_DEVICE, "Where the model runs: cpu, cuda or cuda:N"},
+    {PROP_PRECISION, "Arithmetic the model runs in"},
+    {PROP_QOS, "Skip inference on frames that downstream reports as already late "
+               "(they pass on without results and are counted in frames-skipped)"},
+    {PROP_FRAMES_PROCESSED, "Frames the detector ran on since the element started"},
+    {PROP_FRAMES_SKIPPED, "Late frames passed on without inference (QoS) since the element "
+                          "started"},
+};
+
 #define VIDEO_FORMATS                                                                              \
   "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, YV12, NV12, NV21, Y42B, "     \
   "Y444, YUY2, UYVY, GRAY8 }"
@@ -83,7 +89,7 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIDEO_FORMATS)));
 
-/* The C++ side: model, predictor and conversion scratch space. */
+/* The C++ side: the model and its predictor. */
 struct Sam3DetectState {
   std::shared_ptr<sam3::Model> model;
   std::unique_ptr<sam3::ImagePredictor> predictor;
@@ -91,48 +97,24 @@ struct Sam3DetectState {
 
 struct _GstSam3Detect {
   GstBaseTransform parent;
+  Sam3ModelElement *base;
 
   /* properties, under the object lock */
-  gchar *model_path;
   gchar *prompt;
   std::vector<sam3::ExemplarBox> *boxes;
-  gchar *device;
-  GstSam3Precision precision;
   gdouble threshold;
   gdouble mask_threshold;
   guint max_instances;
   guint interval;
-  gboolean qos;
   gboolean attach_features;
-  /* QoS: frames whose running time is before this are late (object lock) */
-  GstClockTime earliest_time;
-  guint64 frames_processed;
-  guint64 frames_skipped;
   /* the latency we report and the largest inference time seen (object lock) */
   GstClockTime reported_latency;
   GstClockTime max_inference_time;
 
   /* streaming thread only */
-  GstVideoInfo info;
-  Sam3RgbConverter *converter;
   guint64 frame_number;
   Sam3DetectState *state;
 };
-
-GType gst_sam3_precision_get_type(void) {
-  static gsize id = 0;
-  static const GEnumValue values[] = {
-      {GST_SAM3_PRECISION_FP32, "32-bit float", "fp32"},
-      {GST_SAM3_PRECISION_BF16, "bfloat16", "bf16"},
-      {GST_SAM3_PRECISION_FP16, "IEEE half", "fp16"},
-      {0, NULL, NULL},
-  };
-  if (g_once_init_enter(&id)) {
-    GType t = g_enum_register_static("GstSam3Precision", values);
-    g_once_init_leave(&id, t);
-  }
-  return (GType)id;
-}
 
 #define gst_sam3_detect_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE(GstSam3Detect, gst_sam3_detect, GST_TYPE_BASE_TRANSFORM,
@@ -140,27 +122,12 @@ G_DEFINE_TYPE_WITH_CODE(GstSam3Detect, gst_sam3_detect, GST_TYPE_BASE_TRANSFORM,
                                                 "SAM 3 concept detector"));
 GST_ELEMENT_REGISTER_DEFINE(sam3detect, "sam3detect", GST_RANK_NONE, GST_TYPE_SAM3_DETECT);
 
-static sam3::Precision to_precision(GstSam3Precision p) {
-  switch (p) {
-  case GST_SAM3_PRECISION_BF16:
-    return sam3::Precision::kBFloat16;
-  case GST_SAM3_PRECISION_FP16:
-    return sam3::Precision::kFloat16;
-  default:
-    return sam3::Precision::kFloat32;
-  }
-}
-
 static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const GValue *value,
                                          GParamSpec *pspec) {
   GstSam3Detect *self = GST_SAM3_DETECT(object);
+  if (self->base->set_property(prop_id, value))
+    return;
   switch (prop_id) {
-  case PROP_MODEL:
-    GST_OBJECT_LOCK(self);
-    g_free(self->model_path);
-    self->model_path = g_value_dup_string(value);
-    GST_OBJECT_UNLOCK(self);
-    break;
   case PROP_PROMPT:
     GST_OBJECT_LOCK(self);
     g_free(self->prompt);
@@ -182,17 +149,6 @@ static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const G
     }
     break;
   }
-  case PROP_DEVICE:
-    GST_OBJECT_LOCK(self);
-    g_free(self->device);
-    self->device = g_value_dup_string(value);
-    GST_OBJECT_UNLOCK(self);
-    break;
-  case PROP_PRECISION:
-    GST_OBJECT_LOCK(self);
-    self->precision = (GstSam3Precision)g_value_get_enum(value);
-    GST_OBJECT_UNLOCK(self);
-    break;
   case PROP_THRESHOLD:
     GST_OBJECT_LOCK(self);
     self->threshold = g_value_get_double(value);
@@ -213,11 +169,6 @@ static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const G
     self->interval = g_value_get_uint(value);
     GST_OBJECT_UNLOCK(self);
     break;
-  case PROP_QOS:
-    GST_OBJECT_LOCK(self);
-    self->qos = g_value_get_boolean(value);
-    GST_OBJECT_UNLOCK(self);
-    break;
   case PROP_ATTACH_FEATURES:
     GST_OBJECT_LOCK(self);
     self->attach_features = g_value_get_boolean(value);
@@ -232,22 +183,15 @@ static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const G
 static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue *value,
                                          GParamSpec *pspec) {
   GstSam3Detect *self = GST_SAM3_DETECT(object);
+  if (self->base->get_property(prop_id, value))
+    return;
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
-  case PROP_MODEL:
-    g_value_set_string(value, self->model_path);
-    break;
   case PROP_PROMPT:
     g_value_set_string(value, self->prompt);
     break;
   case PROP_EXEMPLAR_BOXES:
     g_value_set_string(value, sam3::format_exemplar_boxes(*self->boxes).c_str());
-    break;
-  case PROP_DEVICE:
-    g_value_set_string(value, self->device);
-    break;
-  case PROP_PRECISION:
-    g_value_set_enum(value, self->precision);
     break;
   case PROP_THRESHOLD:
     g_value_set_double(value, self->threshold);
@@ -261,17 +205,8 @@ static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue 
   case PROP_INTERVAL:
     g_value_set_uint(value, self->interval);
     break;
-  case PROP_QOS:
-    g_value_set_boolean(value, self->qos);
-    break;
   case PROP_ATTACH_FEATURES:
     g_value_set_boolean(value, self->attach_features);
-    break;
-  case PROP_FRAMES_PROCESSED:
-    g_value_set_uint64(value, self->frames_processed);
-    break;
-  case PROP_FRAMES_SKIPPED:
-    g_value_set_uint64(value, self->frames_skipped);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -282,38 +217,26 @@ static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue 
 
 static gboolean gst_sam3_detect_start(GstBaseTransform *trans) {
   GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  self->base->start();
   GST_OBJECT_LOCK(self);
-  std::string path = self->model_path ? self->model_path : "";
-  std::string device = self->device ? self->device : DEFAULT_DEVICE;
-  GstSam3Precision precision = self->precision;
-  self->earliest_time = GST_CLOCK_TIME_NONE;
-  self->frames_processed = 0;
-  self->frames_skipped = 0;
   self->reported_latency = 0;
   self->max_inference_time = 0;
   GST_OBJECT_UNLOCK(self);
   self->frame_number = 0;
 
-  if (path.empty()) {
+  std::shared_ptr<sam3::Model> model;
+  if (!self->base->acquire_model(model))
+    return FALSE;
+  if (!model) {
     GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("No model set"),
                       ("Set the \"model\" property to a SAM 3 model folder (config.json + "
                        "model.safetensors, e.g. the Hugging Face facebook/sam3 release)."));
     return FALSE;
   }
-  try {
-    auto state = std::make_unique<Sam3DetectState>();
-    state->model = sam3::acquire_model(path, device, to_precision(precision));
-    state->predictor = std::make_unique<sam3::ImagePredictor>(state->model);
-    self->state = state.release();
-  } catch (const std::invalid_argument &e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid setting: %s", e.what()), (NULL));
-    return FALSE;
-  } catch (const std::exception &e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the SAM 3 model: %s", e.what()),
-                      ("model=\"%s\" device=\"%s\"", path.c_str(), device.c_str()));
-    return FALSE;
-  }
-  GST_INFO_OBJECT(self, "model %s loaded on %s", path.c_str(), device.c_str());
+  auto state = std::make_unique<Sam3DetectState>();
+  state->predictor = std::make_unique<sam3::ImagePredictor>(model);
+  state->model = std::move(model);
+  self->state = state.release();
   return TRUE;
 }
 
@@ -321,68 +244,41 @@ static gboolean gst_sam3_detect_stop(GstBaseTransform *trans) {
   GstSam3Detect *self = GST_SAM3_DETECT(trans);
   delete self->state;
   self->state = NULL;
-  self->converter->reset();
+  self->base->stop();
   return TRUE;
 }
 
 static gboolean gst_sam3_detect_set_caps(GstBaseTransform *trans, GstCaps *incaps,
                                          GstCaps *outcaps) {
-  GstSam3Detect *self = GST_SAM3_DETECT(trans);
-  GstVideoInfo info;
-  if (!gst_video_info_from_caps(&info, incaps)) {
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Unsupported caps"),
-                      ("cannot parse %" GST_PTR_FORMAT, incaps));
-    return FALSE;
-  }
-  self->info = info;
-  if (!self->converter->configure(info)) {
-    GST_ELEMENT_ERROR(
-        self, CORE, NEGOTIATION,
-        ("Cannot convert %s to RGB", gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info))),
-        (NULL));
-    return FALSE;
-  }
   (void)outcaps;
-  return TRUE;
+  return GST_SAM3_DETECT(trans)->base->set_caps(incaps);
 }
 
 static gboolean gst_sam3_detect_src_event(GstBaseTransform *trans, GstEvent *event) {
-  GstSam3Detect *self = GST_SAM3_DETECT(trans);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
-    GST_OBJECT_LOCK(self);
-    self->earliest_time = gst_sam3_qos_earliest_time(event, self->earliest_time);
-    GST_OBJECT_UNLOCK(self);
-  }
+  GST_SAM3_DETECT(trans)->base->src_event(event);
   return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
 }
 
 static gboolean gst_sam3_detect_sink_event(GstBaseTransform *trans, GstEvent *event) {
-  GstSam3Detect *self = GST_SAM3_DETECT(trans);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
-    GST_OBJECT_LOCK(self);
-    self->earliest_time = GST_CLOCK_TIME_NONE;
-    GST_OBJECT_UNLOCK(self);
-  }
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP)
+    GST_SAM3_DETECT(trans)->base->flush();
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
+}
+
+static GstClockTime gst_sam3_detect_own_latency(GstBaseTransform *trans, gboolean live) {
+  GstSam3Detect *self = GST_SAM3_DETECT(trans);
+  (void)live;
+  GST_OBJECT_LOCK(self);
+  const GstClockTime ours = self->reported_latency;
+  GST_OBJECT_UNLOCK(self);
+  return ours;
 }
 
 static gboolean gst_sam3_detect_query(GstBaseTransform *trans, GstPadDirection direction,
                                       GstQuery *query) {
-  GstSam3Detect *self = GST_SAM3_DETECT(trans);
   gboolean ret = GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
-  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
-    gboolean live;
-    GstClockTime min, max;
-    gst_query_parse_latency(query, &live, &min, &max);
-    GST_OBJECT_LOCK(self);
-    GstClockTime ours = self->reported_latency;
-    GST_OBJECT_UNLOCK(self);
-    min += ours;
-    if (GST_CLOCK_TIME_IS_VALID(max))
-      max += ours;
-    GST_DEBUG_OBJECT(self, "latency: adding %" GST_TIME_FORMAT, GST_TIME_ARGS(ours));
-    gst_query_set_latency(query, live, min, max);
-  }
+  if (ret)
+    GST_SAM3_DETECT(trans)->base->add_latency(direction, query, gst_sam3_detect_own_latency);
   return ret;
 }
 
@@ -401,20 +297,13 @@ static void gst_sam3_detect_update_latency(GstSam3Detect *self, GstClockTime ela
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
 }
 
-static gboolean gst_sam3_detect_is_late(GstSam3Detect *self, GstBuffer *buf) {
-  GST_OBJECT_LOCK(self);
-  const gboolean qos = self->qos;
-  const GstClockTime earliest = self->earliest_time;
-  GST_OBJECT_UNLOCK(self);
-  return qos && gst_sam3_qos_is_late(GST_BASE_TRANSFORM(self), buf, earliest);
-}
-
 static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 frame,
                                    const std::vector<std::string> &prompts,
                                    const sam3::EncodedImage &image,
                                    const std::vector<sam3::Instance> &instances,
                                    float mask_threshold, gboolean attach_features) {
-  const gint W = GST_VIDEO_INFO_WIDTH(&self->info), H = GST_VIDEO_INFO_HEIGHT(&self->info);
+  const GstVideoInfo &info = self->base->info();
+  const gint W = GST_VIDEO_INFO_WIDTH(&info), H = GST_VIDEO_INFO_HEIGHT(&info);
   GstSam3Meta *meta = gst_buffer_add_sam3_meta(buf, W, H);
   meta->frame_number = frame;
   if (attach_features) {
@@ -464,15 +353,12 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
    * results (see docs/elements.md). */
   if ((prompts.empty() && boxes.empty()) || frame % interval != 0)
     return GST_FLOW_OK;
-  if (gst_sam3_detect_is_late(self, buf)) {
-    GST_OBJECT_LOCK(self);
-    self->frames_skipped++;
-    GST_OBJECT_UNLOCK(self);
+  if (self->base->skip_late(buf)) {
     GST_DEBUG_OBJECT(self, "frame %" G_GUINT64_FORMAT " is late, passed without results", frame);
     return GST_FLOW_OK;
   }
 
-  const torch::Tensor image = self->converter->convert(buf);
+  const torch::Tensor image = self->base->to_rgb(buf);
   if (!image.defined()) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Cannot map the video frame"), (NULL));
     return GST_FLOW_ERROR;
@@ -494,9 +380,7 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
     const auto elapsed = std::chrono::steady_clock::now() - start;
     gst_sam3_detect_attach(self, buf, frame, labels, encoded, instances, options.mask_threshold,
                            attach_features);
-    GST_OBJECT_LOCK(self);
-    self->frames_processed++;
-    GST_OBJECT_UNLOCK(self);
+    self->base->count_processed();
     gst_sam3_detect_update_latency(
         self, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
     GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu instance(s)", frame, instances.size());
@@ -509,12 +393,10 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
 
 static void gst_sam3_detect_finalize(GObject *object) {
   GstSam3Detect *self = GST_SAM3_DETECT(object);
-  g_free(self->model_path);
   g_free(self->prompt);
-  g_free(self->device);
   delete self->boxes;
   delete self->state;
-  delete self->converter;
+  delete self->base;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -528,15 +410,9 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
   gobject_class->finalize = gst_sam3_detect_finalize;
 
   const GParamFlags rw = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  const GParamFlags ready = (GParamFlags)(rw | GST_PARAM_MUTABLE_READY);
   const GParamFlags playing = (GParamFlags)(rw | GST_PARAM_MUTABLE_PLAYING);
 
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model",
-                          "SAM 3 model folder (config.json, model.safetensors, tokenizer files; "
-                          "the Hugging Face facebook/sam3 release) or a file inside it",
-                          DEFAULT_MODEL, ready));
+  Sam3ModelElement::install_properties(gobject_class, model_properties);
   g_object_class_install_property(
       gobject_class, PROP_PROMPT,
       g_param_spec_string("prompt", "Prompt",
@@ -550,14 +426,6 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
                           "Example boxes of the concept in frame pixels, \"x,y,w,h[,pos|neg];"
                           "...\" (neg = a counter-example); used with every prompt, or alone",
                           DEFAULT_EXEMPLAR_BOXES, playing));
-  g_object_class_install_property(gobject_class, PROP_DEVICE,
-                                  g_param_spec_string("device", "Device",
-                                                      "Where the model runs: cpu, cuda or cuda:N",
-                                                      DEFAULT_DEVICE, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_PRECISION,
-      g_param_spec_enum("precision", "Precision", "Arithmetic the model runs in",
-                        GST_TYPE_SAM3_PRECISION, DEFAULT_PRECISION, ready));
   g_object_class_install_property(
       gobject_class, PROP_THRESHOLD,
       g_param_spec_double("threshold", "Threshold",
@@ -580,30 +448,12 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
                         "results",
                         1, G_MAXINT, DEFAULT_INTERVAL, playing));
   g_object_class_install_property(
-      gobject_class, PROP_QOS,
-      g_param_spec_boolean("qos", "QoS",
-                           "Skip inference on frames that downstream reports as already late "
-                           "(they pass on without results and are counted in frames-skipped)",
-                           DEFAULT_QOS, playing));
-  g_object_class_install_property(
       gobject_class, PROP_ATTACH_FEATURES,
       g_param_spec_boolean("attach-features", "Attach features",
                            "Leave the frame's backbone features on the metadata (in-process, on "
                            "the model's device) so a downstream sam3track does not run the "
                            "backbone again; costs memory per buffer in flight",
                            DEFAULT_ATTACH_FEATURES, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_FRAMES_PROCESSED,
-      g_param_spec_uint64("frames-processed", "Frames processed",
-                          "Frames the detector ran on since the element started", 0, G_MAXUINT64, 0,
-                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property(
-      gobject_class, PROP_FRAMES_SKIPPED,
-      g_param_spec_uint64("frames-skipped", "Frames skipped",
-                          "Late frames passed on without inference (QoS) since the element "
-                          "started",
-                          0, G_MAXUINT64, 0,
-                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -622,24 +472,17 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
   trans_class->query = GST_DEBUG_FUNCPTR(gst_sam3_detect_query);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
-
-  gst_type_mark_as_plugin_api(GST_TYPE_SAM3_PRECISION, (GstPluginAPIFlags)0);
 }
 
 static void gst_sam3_detect_init(GstSam3Detect *self) {
-  self->model_path = NULL;
+  self->base = new Sam3ModelElement(GST_BASE_TRANSFORM(self), model_properties);
   self->prompt = g_strdup(DEFAULT_PROMPT);
   self->boxes = new std::vector<sam3::ExemplarBox>();
-  self->device = g_strdup(DEFAULT_DEVICE);
-  self->precision = DEFAULT_PRECISION;
   self->threshold = DEFAULT_THRESHOLD;
   self->mask_threshold = DEFAULT_MASK_THRESHOLD;
   self->max_instances = DEFAULT_MAX_INSTANCES;
   self->interval = DEFAULT_INTERVAL;
-  self->qos = DEFAULT_QOS;
   self->attach_features = DEFAULT_ATTACH_FEATURES;
-  self->earliest_time = GST_CLOCK_TIME_NONE;
-  self->converter = new Sam3RgbConverter();
   self->state = NULL;
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);

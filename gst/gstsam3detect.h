@@ -8,23 +8,6 @@
 
 G_BEGIN_DECLS
 
-/**
- * GstSam3Precision:
- * @GST_SAM3_PRECISION_FP32: 32-bit float
- * @GST_SAM3_PRECISION_BF16: bfloat16 (fast on recent GPUs)
- * @GST_SAM3_PRECISION_FP16: IEEE half
- *
- * The arithmetic the model runs in.
- */
-typedef enum {
-  GST_SAM3_PRECISION_FP32 = 0,
-  GST_SAM3_PRECISION_BF16 = 1,
-  GST_SAM3_PRECISION_FP16 = 2,
-} GstSam3Precision;
-
-#define GST_TYPE_SAM3_PRECISION (gst_sam3_precision_get_type())
-GType gst_sam3_precision_get_type(void);
-
 #define GST_TYPE_SAM3_DETECT (gst_sam3_detect_get_type())
 G_DECLARE_FINAL_TYPE(GstSam3Detect, gst_sam3_detect, GST, SAM3_DETECT, GstBaseTransform)
 
