@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serves test video as an RTSP "camera" (H.264): the SAM 3 sample frames, looped, or
+# Serves test video as an RTSP "camera" (H.264): a folder of numbered JPEG frames, looped, or
 # videotestsrc. For trying the rtsp-* scripts without a camera.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -7,23 +7,23 @@ set -euo pipefail
 
 usage() {
   cat <<EOF2
-usage: $(basename "$0") [--port 8554] [--mount /test] [--pattern]
+usage: $(basename "$0") [--port 8554] [--mount /test] [--frames DIR | --pattern]
 
-Serves rtsp://127.0.0.1:PORT/MOUNT. Default source: the sample frames in
-../shared/assets/videos/0001 (looped, 30 fps); --pattern (or no sample frames) uses
-videotestsrc's moving ball at 640x480.
+Serves rtsp://127.0.0.1:PORT/MOUNT. --frames DIR serves DIR/0.jpg, DIR/1.jpg, ... looped at
+30 fps; --pattern (the default) videotestsrc's moving ball at 640x480.
   --dry-run        print the command and stop
 EOF2
   serve_help
 }
 
-port=8554 mount=/test pattern=""
+port=8554 mount=/test frames=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --port) [ $# -ge 2 ] || die "--port needs a value"; port=$2; shift 2 ;;
     --mount) [ $# -ge 2 ] || die "--mount needs a value"; mount=$2; shift 2 ;;
-    --pattern) pattern=1; shift ;;
+    --frames) [ $# -ge 2 ] || die "--frames needs a folder"; frames=$2; shift 2 ;;
+    --pattern) frames=""; shift ;;
     --dry-run) dry_run=1; shift ;;
     *)
       serve_option "$@"
@@ -32,8 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 server=$(rtsp_server_bin)
-frames="$sam3_root/../shared/assets/videos/0001"
-if [ -z "$pattern" ] && [ -f "$frames/0.jpg" ]; then
+if [ -n "$frames" ]; then
+  [ -f "$frames/0.jpg" ] || die "--frames $frames: no 0.jpg there (frames are 0.jpg, 1.jpg, ...)"
   # jpegparse timestamps the frames from the framerate (multifilesrc gives none), and
   # identity sync=true then paces them in real time like a camera.
   count=$(find "$frames" -maxdepth 1 -name '*.jpg' | wc -l)
