@@ -582,6 +582,56 @@ TEST(TrackingLoop, LabelsNeverCrossMatch) {
   EXPECT_EQ(kept->label, 1);
 }
 
+// Two prompts at once ("person;car"): each prompt's object is associated only with its own
+// detections, so two objects of different prompts crossing each other keep their ids and
+// labels, and neither is taken for a duplicate of the other.
+TEST(TrackingLoop, TwoPromptsTrackTheirOwnObjectsThroughACrossing) {
+  Scene run(raw_options());
+  run.step(0, {{0, 12, 6, 18, 0.9f, 0}, {26, 12, 32, 18, 0.9f, 1}});
+  run.tracker->object(0).dx = 1;
+  run.tracker->object(1).dx = -1;
+  for (int64_t f = 1; f <= 26; ++f) {
+    // The detector sees both where they are, under their own prompt.
+    auto out = run.step(f, {{f, 12, f + 6, 18, 0.9f, 0}, {26 - f, 12, 32 - f, 18, 0.9f, 1}});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0, 1})) << "frame " << f;
+    for (const auto &o : out[0].objects)
+      EXPECT_EQ(o.label, o.object_id) << "frame " << f; // object 0 is prompt 0's, 1 is 1's
+  }
+  // They crossed: object 0 is now on the right, object 1 on the left.
+  const auto *right = find_object(run.outputs.back(), 0);
+  const auto *left = find_object(run.outputs.back(), 1);
+  ASSERT_NE(right, nullptr);
+  ASSERT_NE(left, nullptr);
+  EXPECT_GT(right->box[0], left->box[0]);
+  EXPECT_EQ(run.tracker->added.size(), 2u);
+  EXPECT_TRUE(run.tracker->removed.empty());
+}
+
+// An object that first appears long into the stream is born then, under a new id, and
+// tracked from there; the object already in the scene keeps its id. Live (no delay) and
+// file mode (the official release delay) alike.
+TEST(TrackingLoop, AnObjectFirstSeenAtFrame100IsBornAndTracked) {
+  for (const int64_t delay : {0, 14}) {
+    Scene run(raw_options(delay));
+    const Det a{2, 2, 8, 8, 0.9f}, b{20, 20, 26, 26, 0.9f};
+    for (int64_t f = 0; f < 160; ++f)
+      run.step(f, f < 100 ? std::vector<Det>{a} : std::vector<Det>{a, b});
+    run.finish();
+    ASSERT_EQ(run.outputs.size(), 160u);
+    EXPECT_EQ(run.tracker->added, (std::vector<std::pair<int64_t, int64_t>>{{0, 0}, {1, 100}}));
+    for (int64_t f = 0; f < 160; ++f) {
+      const auto &frame = run.outputs[f];
+      ASSERT_EQ(frame.frame_index, f);
+      const std::vector<int64_t> expected =
+          f < 100 ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 1};
+      EXPECT_EQ(ids_of(frame), expected) << "delay " << delay << ", frame " << f;
+    }
+    EXPECT_TRUE(find_object(run.outputs[100], 1)->is_new);
+    EXPECT_FALSE(find_object(run.outputs[101], 1)->is_new);
+  }
+}
+
 TEST(TrackingLoop, OutputDelayHoldsFramesUntilFlush) {
   Scene run(raw_options(3));
   for (int64_t f = 0; f < 10; ++f) {
