@@ -13,11 +13,13 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor resize(const torch::Tensor &masks, int64_t side) {
+// Bilinear to side x side; `antialias` as transformers' (and the official) downsampling.
+torch::Tensor resize(const torch::Tensor &masks, int64_t side, bool antialias = false) {
   return F::interpolate(masks.to(torch::kFloat32), F::InterpolateFuncOptions()
                                                        .size(std::vector<int64_t>{side, side})
                                                        .mode(torch::kBilinear)
-                                                       .align_corners(false));
+                                                       .align_corners(false)
+                                                       .antialias(antialias));
 }
 
 std::string sizes_of(const torch::Tensor &t) {
@@ -346,24 +348,14 @@ torch::Tensor Sam2Tracker::input_mask(const torch::Tensor &mask_logits) const {
   const auto logits = mask_logits.view({1, 1, s, s});
   if (!transformers_mask_inputs_)
     return resize(logits, 16 * model_->grid()).gt(0).to(torch::kFloat32);
-  const auto side = model_->config().image_size;
-  return F::interpolate(logits.ge(0.5).to(torch::kFloat32),
-                        F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{side, side})
-                            .mode(torch::kBilinear)
-                            .align_corners(false)
-                            .antialias(true));
+  return resize(logits.ge(0.5), model_->config().image_size, /*antialias=*/true);
 }
 
 torch::Tensor Sam2Tracker::prompted_memory_mask(const torch::Tensor &high_res) const {
   const auto side = 16 * model_->grid();
   if (binarize_memory_mask_before_resize_ || high_res.size(-1) == side)
     return high_res;
-  return F::interpolate(high_res.to(torch::kFloat32), F::InterpolateFuncOptions()
-                                                          .size(std::vector<int64_t>{side, side})
-                                                          .mode(torch::kBilinear)
-                                                          .align_corners(false)
-                                                          .antialias(true));
+  return resize(high_res, side, /*antialias=*/true);
 }
 
 void Sam2Tracker::store_memory(const TrackerFrame &frame, std::vector<MemoryEntry *> entries,
@@ -496,12 +488,7 @@ void Sam2Tracker::add_object(int64_t object_id, const TrackerFrame &frame,
     }
     if (!entries.empty()) {
       const auto high_res = resize(torch::stack(masks).unsqueeze(1), model_->config().image_size);
-      const auto side = 16 * model_->grid();
-      const auto memory_masks = F::interpolate(high_res, F::InterpolateFuncOptions()
-                                                             .size(std::vector<int64_t>{side, side})
-                                                             .mode(torch::kBilinear)
-                                                             .align_corners(false)
-                                                             .antialias(true));
+      const auto memory_masks = resize(high_res, 16 * model_->grid(), /*antialias=*/true);
       // Encoded in one batch with the newborns, whose mask inputs make transformers binarise
       // the whole batch.
       store_memory(frame, entries, memory_masks, torch::stack(scores), /*binarize=*/true);

@@ -182,27 +182,22 @@ TrackerModelImpl::mask_as_output(const torch::Tensor &features,
   const auto binary = masks.to(features.scalar_type());
   const auto high_res = binary * 20.0 - 10.0;
   const auto low = 4 * grid();
-  namespace F = torch::nn::functional;
+  const auto to_low = [&](const torch::Tensor &x) {
+    namespace F = torch::nn::functional;
+    return F::interpolate(x.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{low, low})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false)
+                                                     .antialias(true))
+        .to(features.scalar_type());
+  };
   // The mask prompt must be 4g: the mask downsampler gives that from 16g; another input size
   // (transformers feeds image_size) is brought there as transformers does.
   auto prompt = mask_downsample(binary);
   if (prompt.size(-1) != low)
-    prompt = F::interpolate(prompt.to(torch::kFloat32), F::InterpolateFuncOptions()
-                                                            .size(std::vector<int64_t>{low, low})
-                                                            .mode(torch::kBilinear)
-                                                            .align_corners(false)
-                                                            .antialias(true))
-                 .to(features.scalar_type());
+    prompt = to_low(prompt);
   TrackerStepOutput out;
-  out.low_res_masks =
-      torch::nn::functional::interpolate(high_res.to(torch::kFloat32),
-                                         torch::nn::functional::InterpolateFuncOptions()
-                                             .size(std::vector<int64_t>{low, low})
-                                             .mode(torch::kBilinear)
-                                             .align_corners(false)
-                                             .antialias(true))
-          .select(1, 0)
-          .to(features.scalar_type());
+  out.low_res_masks = to_low(high_res).select(1, 0);
   out.iou_scores = torch::ones({n}, features.options());
   // The pointer comes from the SAM heads prompted with the mask brought to the low-res grid by
   // the learned mask_downsample, on the raw (memory-free) features.

@@ -116,6 +116,17 @@ void run_tool(const std::string &script, const std::string &arguments, const std
   }
 }
 
+StageResult decisive_mask_stage(const std::string &name, const torch::Tensor &ours,
+                                const torch::Tensor &ref, double bound) {
+  const auto decisive = ref.abs() > bound;
+  StageResult r;
+  r.name = name;
+  r.max_ref = static_cast<double>(decisive.sum().item<int64_t>());
+  r.max_abs = static_cast<double>(((ours.gt(0) != ref.gt(0)) & decisive).sum().item<int64_t>());
+  r.pass = r.max_abs == 0;
+  return r;
+}
+
 sam3::DetectorBehaviour transformers_detector_behaviour() {
   sam3::DetectorBehaviour b;
   b.geometry_cls_for_text_only = false;

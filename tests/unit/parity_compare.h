@@ -38,6 +38,12 @@ enum class Bound { kByName, kWhole, kPerElement };
 StageResult compare_stage(const std::string &name, const torch::Tensor &ours,
                           const torch::Tensor &ref, Bound bound = Bound::kByName);
 
+// The masks (logits > 0) of a stage compared with `bound`, the bound its logits were held to:
+// every pixel whose reference logit lies farther from 0 than the bound must agree (nearer
+// pixels may flip within tolerance). max_ref counts the decisive pixels, max_abs those that
+// differ.
+StageResult decisive_mask_stage(const std::string &name, const torch::Tensor &ours,
+                                const torch::Tensor &ref, double bound);
 // A stage that could not be compared (it exists on one side only): always a failure.
 StageResult unmatched_stage(const std::string &name, const std::string &problem);
 

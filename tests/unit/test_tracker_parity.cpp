@@ -115,17 +115,9 @@ ParityReport compare(const std::map<std::string, torch::Tensor> &ours,
     const bool reads_memory = name.rfind("f0.", 0) != 0;
     report.stages.push_back(
         compare_stage(name, tensor, ref, reads_memory ? Bound::kWhole : Bound::kByName));
-    if (name.size() > 11 && name.compare(name.size() - 11, 11, "mask_logits") == 0) {
-      const auto margin = report.stages.back().bound;
-      const auto decisive = ref.abs() > margin;
-      StageResult r;
-      r.name = name.substr(0, name.size() - 11) + "mask";
-      r.max_ref = static_cast<double>(decisive.sum().item<int64_t>());
-      r.max_abs = static_cast<double>(
-          ((tensor.gt(0) != ref.gt(0)) & decisive).sum().item<int64_t>()); // pixels that differ
-      r.pass = r.max_abs == 0;
-      report.stages.push_back(r);
-    }
+    if (name.size() > 11 && name.compare(name.size() - 11, 11, "mask_logits") == 0)
+      report.stages.push_back(decisive_mask_stage(name.substr(0, name.size() - 11) + "mask", tensor,
+                                                  ref, report.stages.back().bound));
   }
   print_report(report, title);
   return report;

@@ -240,17 +240,9 @@ ParityReport compare(const std::map<std::string, torch::Tensor> &ours,
     report.stages.push_back(
         compare_stage(name, tensor, ref, reads_memory ? Bound::kWhole : Bound::kByName));
     if (name.size() > 6 && name.compare(name.size() - 6, 6, ".masks") == 0 &&
-        report.stages.back().problem.empty()) {
-      const auto margin = report.stages.back().bound;
-      const auto decisive = ref.abs() > margin;
-      StageResult r;
-      r.name = name + ">0";
-      r.max_ref = static_cast<double>(decisive.sum().item<int64_t>());
-      r.max_abs =
-          static_cast<double>(((tensor.gt(0) != ref.gt(0)) & decisive).sum().item<int64_t>());
-      r.pass = r.max_abs == 0;
-      report.stages.push_back(r);
-    }
+        report.stages.back().problem.empty())
+      report.stages.push_back(
+          decisive_mask_stage(name + ">0", tensor, ref, report.stages.back().bound));
   }
   return report;
 }
