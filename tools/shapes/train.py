@@ -806,10 +806,13 @@ def main(argv=None):
                 model.load_state_dict(full["model"], strict=True)
                 optimizer.load_state_dict(full["optimizer"])
                 exact = True
-        if not exact:
+        # A fresh optimiser, or a schedule stretched past the one the checkpoint was made with
+        # (its learning rate jumps back up), both start with a short warm-up.
+        if not exact or meta.get("args", {}).get("steps", args.steps) != args.steps:
             warm_start, warm_len = start, args.resume_warmup
-        print("resumed at step %d (%s)" % (start, "exact: fp32 weights + optimiser state" if exact
-                                            else "fp16 weights, fresh optimiser, %d-step warm-up" % warm_len), flush=True)
+        print("resumed at step %d (%s%s)" % (start, "exact: fp32 weights + optimiser state" if exact
+                                             else "fp16 weights, fresh optimiser",
+                                             ", %d-step warm-up" % warm_len if warm_start else ""), flush=True)
     else:
         config = sm.make_config()
         model = new_model(config, args.seed)
