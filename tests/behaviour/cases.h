@@ -21,8 +21,8 @@ namespace sam3_behaviour {
 
 // The score threshold the tests detect with. The shapes model's scores
 // (sigmoid(logit) * sigmoid(presence)) mostly lie between 0.3 and 0.6 on instances it finds:
-// at 0.5 it keeps about one instance in eight, at 0.3 most of them and few others (the model
-// card and tools/run-sample use the same value).
+// at 0.5 it keeps about one instance in eight, at 0.3 most of them and few others. Whoever
+// shows the model (its card, sample pipelines) should use the same value.
 constexpr float kThreshold = 0.3f;
 
 inline std::string env_or_throw(const char *name) {

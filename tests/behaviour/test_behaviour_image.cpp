@@ -261,9 +261,9 @@ TEST_F(Behaviour, APositiveExemplarFindsTheOthersLikeIt) {
 // of the other colour are found, the red ones are not -- while the same shape without the box
 // finds both.
 //
-// Disabled: the current models/sam3-shapes fails it. The negative box suppresses every
-// instance, not the boxed kind (docs in the report of issue 21; run it with
-// --gtest_also_run_disabled_tests to see the numbers).
+// Disabled: the current models/sam3-shapes fails it. With the negative box it finds the other
+// instance of the boxed kind (4 of 4 scenes) and none of the 8 squares of the other colour:
+// the box acts as a positive one. Run with --gtest_also_run_disabled_tests for the numbers.
 TEST_F(Behaviour, DISABLED_ANegativeExemplarRemovesThoseLikeIt) {
   std::vector<PromptResult> with_box, without_box;
   const Tally t = run({"negative"}, &with_box);
