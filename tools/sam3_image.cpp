@@ -1,6 +1,6 @@
 // sam3-image --model DIR --prompt TEXT [--prompt TEXT ...] [--box x,y,w,h[,neg] ...]
 //            [--device D] [--precision P] [--threshold T] [--mask-threshold T]
-//            [--max-instances N] [--json OUT] [--overlay OUT.png] IMAGE...
+//            [--max-instances N] [--json OUT] [--masks] [--overlay OUT.png] IMAGE...
 //
 // The reference's image example as a program: every instance of each concept, with its
 // box, score and mask, as JSON and as a picture.
@@ -36,6 +36,8 @@ int usage(const char *argv0, const std::string &why) {
          "  --mask-threshold T   mask probability threshold (default 0.5)\n"
          "  --max-instances N    keep the N best per image (default: all)\n"
          "  --json OUT           write the instances as JSON ('-' for stdout)\n"
+         "  --masks              put each instance's full-image mask in the JSON, run-length\n"
+         "                       encoded as sam3export writes masks (docs/metadata.md)\n"
          "  --overlay OUT.png    write the image with masks and boxes drawn (several images:\n"
          "                       OUT-0.png, OUT-1.png, ...)\n";
   return 2;
@@ -50,6 +52,30 @@ cv::Scalar colour(int i) {
   return {c[2], c[1], c[0]};
 }
 
+// sam3export's "rle-binary" (docs/metadata.md) over the whole image, so one decoder reads
+// both programs' masks: row-major runs, alternating off/on, starting with off.
+nlohmann::json rle_mask(const torch::Tensor &binary) {
+  const auto h = binary.size(0), w = binary.size(1);
+  const auto *p = binary.data_ptr<uint8_t>();
+  std::vector<int64_t> counts;
+  bool on = false;
+  int64_t run = 0;
+  for (int64_t i = 0; i < h * w; ++i) {
+    if ((p[i] != 0) != on) {
+      counts.push_back(run);
+      on = !on;
+      run = 0;
+    }
+    ++run;
+  }
+  counts.push_back(run);
+  return {{"width", w},
+          {"height", h},
+          {"rect", {{"x", 0}, {"y", 0}, {"w", w}, {"h", h}}},
+          {"encoding", "rle-binary"},
+          {"counts", counts}};
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -57,6 +83,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> prompts, images;
   std::vector<sam3::ExemplarBox> boxes;
   sam3::DetectOptions options;
+  bool with_masks = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -85,6 +112,8 @@ int main(int argc, char **argv) {
         options.max_instances = std::stoi(value());
       else if (a == "--json")
         json_out = value();
+      else if (a == "--masks")
+        with_masks = true;
       else if (a == "--overlay")
         overlay_out = value();
       else if (a == "-h" || a == "--help")
@@ -141,6 +170,8 @@ int main(int argc, char **argv) {
                                       {"score", inst.score},
                                       {"box_xyxy", {inst.x0, inst.y0, inst.x1, inst.y1}},
                                       {"mask_area", area}});
+        if (with_masks)
+          image["instances"].back()["mask"] = rle_mask(binary);
         if (!overlay_out.empty()) {
           cv::Mat mask(rgb.rows, rgb.cols, CV_8U, binary.data_ptr<uint8_t>());
           cv::Mat tint(canvas.size(), canvas.type(), colour(static_cast<int>(k)));

@@ -81,6 +81,42 @@ TEST_F(Cli, MakeTestModelThenSegmentAnImage) {
   EXPECT_GT(cv::norm(overlay, img, cv::NORM_L1), 0.0) << "nothing was drawn";
 }
 
+TEST_F(Cli, MasksComeAsRunLengthsOverTheWholeImage) {
+  ASSERT_EQ(run(tool("sam3-make-test-model") + " --seed 4 " + dir_ + "/model").status, 0);
+  cv::Mat img(50, 70, CV_8UC3, cv::Scalar(40, 90, 200));
+  cv::circle(img, {35, 25}, 12, cv::Scalar(250, 250, 250), -1);
+  ASSERT_TRUE(cv::imwrite(dir_ + "/in.png", img));
+  const std::string common = tool("sam3-image") + " --model " + dir_ +
+                             "/model --prompt 'ball;sky' --threshold 0 --max-instances 3 " + dir_ +
+                             "/in.png --json ";
+  auto seg = run(common + dir_ + "/masks.json --masks");
+  ASSERT_EQ(seg.status, 0) << seg.output;
+  std::ifstream f(dir_ + "/masks.json");
+  auto json = nlohmann::json::parse(f);
+  ASSERT_EQ(json[0]["instances"].size(), 3u);
+  for (const auto &inst : json[0]["instances"]) {
+    const auto &mask = inst["mask"];
+    EXPECT_EQ(mask["encoding"], "rle-binary");
+    EXPECT_EQ(mask["width"], 70);
+    EXPECT_EQ(mask["height"], 50);
+    EXPECT_EQ(mask["rect"], nlohmann::json({{"x", 0}, {"y", 0}, {"w", 70}, {"h", 50}}));
+    int64_t total = 0, on = 0;
+    for (size_t i = 0; i < mask["counts"].size(); ++i) {
+      const auto run = mask["counts"][i].get<int64_t>();
+      EXPECT_GE(run, 0);
+      total += run;
+      on += i % 2 ? run : 0;
+    }
+    EXPECT_EQ(total, 70 * 50);
+    EXPECT_EQ(on, inst["mask_area"].get<int64_t>());
+  }
+
+  auto plain = run(common + dir_ + "/plain.json");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  std::ifstream g(dir_ + "/plain.json");
+  EXPECT_FALSE(nlohmann::json::parse(g)[0]["instances"][0].contains("mask"));
+}
+
 TEST_F(Cli, CorruptModelAndBadArgumentsFailClearly) {
   ASSERT_EQ(run(tool("sam3-make-test-model") + " " + dir_ + "/model").status, 0);
   cv::Mat img(20, 20, CV_8UC3, cv::Scalar(1, 2, 3));
