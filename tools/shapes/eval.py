@@ -179,7 +179,8 @@ class CppDetector:
         (image,) = json.loads(out.stdout)
         res = [[] for _ in range(max(len(texts), 1))]
         for inst in image["instances"]:  # best first
-            res[inst["prompt_index"]].append((inst["score"], decode_mask(inst["mask"], image["width"], image["height"])))
+            mask = decode_mask(inst["mask"], image["width"], image["height"])
+            res[inst["prompt_index"]].append((inst["score"], mask))
         return res
 
     def run(self, image, requests):
@@ -613,30 +614,43 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     res = {"model": os.path.abspath(args.model), "backend": args.backend, "threshold": args.threshold,
            "composition": "text only (transformers)" if args.no_cls else "text + geometry CLS (official)",
-           "postprocess": "score threshold only (no NMS) on still images; the video loop's own rules "
-                          "(detection NMS, association, hot-start) with the folder's config.json values"}
+           "postprocess": "still images: the score threshold only (no NMS, either backend); clips: the video "
+                          "loop's own rules (detection NMS, hole filling, association, hot-start) with the "
+                          "folder's config.json values"}
+    if args.backend == "transformers":
+        res["postprocess"] += ("; mask NMS and hole filling by eval.py's stand-ins for transformers' `kernels` "
+                               "package; masks upsampled to the frame as logits, > 0")
+    else:
+        res["postprocess"] += "; masks as sam3export writes them (model-resolution samples over the box, >= 128/255)"
     t0 = time.time()
+
+    def timed(fn, *a):
+        start = time.time()
+        out = fn(*a)
+        out["seconds"] = round(time.time() - start, 1)
+        return out
+
     if args.backend == "cpp":
         if args.no_cls:
             raise SystemExit("--no-cls: the C++ runtime composes prompts the official way only")
         res["build"] = os.path.abspath(args.build)
         with tempfile.TemporaryDirectory(prefix="sam3-eval-") as work:
             if args.images:
-                res["detector"] = eval_detector(CppDetector(args.model, args.build, args.threshold, args.threads,
-                                                            work), args)
+                res["detector"] = timed(eval_detector, CppDetector(args.model, args.build, args.threshold,
+                                                                  args.threads, work), args)
             if args.clips:
-                res["video"] = eval_video(GstVideo(args.model, args.build, args.threads, work), args)
+                res["video"] = timed(eval_video, GstVideo(args.model, args.build, args.threads, work), args)
                 res["tracker"] = "not run: the C++ tracker takes objects from the detector (see video)"
     else:
         from transformers import CLIPTokenizer
         model, _ = sm.load_release(args.model)
         tok = CLIPTokenizer.from_pretrained(args.model)
         if args.images:
-            res["detector"] = eval_detector(Detector(model, tok, args.threshold, not args.no_cls), args)
+            res["detector"] = timed(eval_detector, Detector(model, tok, args.threshold, not args.no_cls), args)
         if args.clips:
-            res["tracker"] = eval_tracker(model, args)
+            res["tracker"] = timed(eval_tracker, model, args)
             res["tracker"]["prompt"] = "ground-truth masks of the objects visible on frame 0"
-            res["video"] = eval_video(TransformersVideo(model, tok, not args.no_cls), args)
+            res["video"] = timed(eval_video, TransformersVideo(model, tok, not args.no_cls), args)
     res["seconds"] = round(time.time() - t0, 1)
     text = json.dumps(res, indent=1)
     print(text)
