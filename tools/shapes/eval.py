@@ -143,14 +143,18 @@ class Detector:
         m = F.interpolate(out["masks"][0, keep][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         return [(float(scores[k]), (m[i] > 0).numpy()) for i, k in enumerate(keep)]
 
-    def run(self, image, requests):
-        enc = self.encode(image)
-        return [self(enc, text, list(boxes)) for text, boxes in requests]
+    def run_all(self, jobs):
+        """jobs: [(image, [(text, boxes)])] -> per job, per request, [(score, mask)] best first."""
+        out = []
+        for image, requests in jobs:
+            enc = self.encode(image)
+            out.append([self(enc, text, list(boxes)) for text, boxes in requests])
+        return out
 
 
 class CppDetector:
-    """The same calls through tools/sam3-image: one run per image for all its text-only prompts,
-    one per prompt with boxes (the program's boxes apply to every prompt of a run)."""
+    """The same requests through tools/sam3-image, all images in one run (--requests): each
+    prompt with its own boxes, one model load."""
 
     def __init__(self, model_dir, build, threshold, threads, workdir):
         self.program = os.path.join(build, "tools", "sam3-image")
@@ -159,43 +163,45 @@ class CppDetector:
         self.model_dir = model_dir
         self.threshold = threshold
         self.env = dict(os.environ, SAM3_THREADS=str(threads))
-        self.image_path = os.path.join(workdir, "scene.png")
+        self.workdir = workdir
 
-    def _call(self, texts, boxes):
-        cmd = [self.program, "--model", self.model_dir, "--threshold", repr(self.threshold), "--masks",
-               "--json", "-"]
+    @staticmethod
+    def prompt(text, boxes):
+        p = {}
         # An exemplar-only prompt goes without text, so the runtime's own composition of it is what
         # is measured (ImagePredictor's kVisualPrompt, which scenes.VISUAL_PROMPT mirrors).
-        texts = [t for t in texts if not (boxes and t == scenes.VISUAL_PROMPT)]
-        if texts:
-            cmd += ["--prompt", ";".join(texts)]
-        for (x0, y0, x1, y1), positive in boxes:
-            cmd += ["--box", "%r,%r,%r,%r%s" % (float(x0), float(y0), float(x1 - x0), float(y1 - y0),
-                                                "" if positive else ",neg")]
-        cmd.append(self.image_path)
+        if not (boxes and text == scenes.VISUAL_PROMPT):
+            p["text"] = text
+        if boxes:
+            p["boxes"] = ";".join("%r,%r,%r,%r%s" % (float(x0), float(y0), float(x1 - x0), float(y1 - y0),
+                                                     "" if positive else ",neg")
+                                  for (x0, y0, x1, y1), positive in boxes)
+        return p
+
+    def run_all(self, jobs):
+        """jobs: [(image, [(text, boxes)])] -> per job, per request, [(score, mask)] best first."""
+        from PIL import Image
+        doc = []
+        for n, (image, requests) in enumerate(jobs):
+            path = os.path.join(self.workdir, "scene%05d.png" % n)
+            Image.fromarray(image).save(path)
+            doc.append({"image": path, "prompts": [self.prompt(t, b) for t, b in requests]})
+        req_path = os.path.join(self.workdir, "requests.json")
+        with open(req_path, "w") as f:
+            json.dump(doc, f)
+        cmd = [self.program, "--model", self.model_dir, "--threshold", repr(self.threshold), "--masks",
+               "--json", "-", "--requests", req_path]
         out = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), out.returncode, out.stderr))
-        (image,) = json.loads(out.stdout)
-        res = [[] for _ in range(max(len(texts), 1))]
-        for inst in image["instances"]:  # best first
-            mask = decode_mask(inst["mask"], image["width"], image["height"])
-            res[inst["prompt_index"]].append((inst["score"], mask))
-        return res
-
-    def run(self, image, requests):
-        """requests: [(text, boxes)] as Detector.__call__ takes them -> [[(score, mask)]] per request."""
-        from PIL import Image
-        Image.fromarray(image).save(self.image_path)
-        out = [None] * len(requests)
-        text_only = [k for k, (_, b) in enumerate(requests) if not b]
-        if text_only:
-            for k, r in zip(text_only, self._call([requests[k][0] for k in text_only], ())):
-                out[k] = r
-        for k, (text, boxes) in enumerate(requests):
-            if boxes:
-                out[k] = self._call([text], boxes)[0]
-        return out
+        results = []
+        for image, (_, requests) in zip(json.loads(out.stdout), jobs):
+            res = [[] for _ in requests]
+            for inst in image["instances"]:  # best first
+                mask = decode_mask(inst["mask"], image["width"], image["height"])
+                res[inst["prompt_index"]].append((inst["score"], mask))
+            results.append(res)
+        return results
 
 
 def decode_mask(mask, width, height):
@@ -230,6 +236,9 @@ def eval_detector(detector, args):
         d["fn"] += fn
         d["ious"] += ious
 
+    # Every prompt is drawn before any runs, so a backend can run them all together; the draws are
+    # those of the sequential version (same scenes, same prompts).
+    drawn = []
     for i in range(args.images):
         rng = np.random.default_rng([args.seed, 1, i])
         s = scenes.sample_image(rng)
@@ -238,8 +247,6 @@ def eval_detector(detector, args):
         for o in objs:
             present.add("%s %s" % (o["color"], o["shape"]))
             present.add(o["shape"])
-        # Every prompt of the image is drawn before any runs, so a backend can run them together;
-        # the draws are those of the sequential version (same scenes, same prompts).
         requests = [(c, ()) for c in sorted(present)]
         # absent concepts: 3 near misses + 1 random
         pool = [c for c in scenes.all_concepts(with_color_only=False) if not any(scenes.matches(c, o) for o in objs)]
@@ -247,7 +254,7 @@ def eval_detector(detector, args):
         chosen = [str(c) for c in list(rng.permutation(near)[:3]) + list(rng.permutation(pool)[:1])]
         requests += [(c, ()) for c in chosen]
         # exemplars
-        visual = negative = None
+        o = same_shape = visual = negative = None
         if objs:
             o = objs[int(rng.integers(len(objs)))]
             visual = len(requests)
@@ -256,10 +263,13 @@ def eval_detector(detector, args):
             if len({scenes.category(x) for x in same_shape}) > 1:
                 negative = len(requests)
                 requests.append((o["shape"], ((o["box"], False),)))
-        results = detector.run(s["image"], requests)
+        drawn.append((s, requests, present, chosen, o, same_shape, visual, negative))
 
+    all_results = detector.run_all([(d[0]["image"], d[1]) for d in drawn])
+    for (s, requests, present, chosen, o, same_shape, visual, negative), results in zip(drawn, all_results):
+        objs = s["objects"]
         for c in sorted(present):
-            gts = [o["mask"] for o in objs if scenes.matches(c, o)]
+            gts = [x["mask"] for x in objs if scenes.matches(c, x)]
             kind = "color+shape" if " " in c else "shape"
             for key in (c, "_all_" + kind):
                 add(per[key], results[requests.index((c, ()))], gts)
