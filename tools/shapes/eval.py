@@ -27,7 +27,8 @@ GStreamer pipeline. Per frame its instances are matched to the ground-truth obje
 concepts at mask IoU >= 0.5 (greedy by IoU); reported: mean IoU of matched object-frames, recall of
 visible object-frames, id switches per 100 visible object-frames (the track id matched to an object
 changes), tracks kept through a hidden span (same id on the last visible frame before and the first
-after), and unmatched instances per frame.
+after), unmatched instances per frame, and instances with an empty mask per frame (left out of the
+rest: transformers' post-processing drops them, the elements pass them on).
 Tracker ("tracker", transformers backend only), on the same clips (crossing, full occlusion,
 entering/leaving): objects visible on frame 0 are given by their ground-truth masks (the
 runtime's path for detector-born objects) and propagated with the memory bank; reported: mean
@@ -566,7 +567,7 @@ class GstVideo:
 
 def eval_video(run_clip, args):
     """The text-prompted loop over the clips eval_tracker uses, scored against ground truth."""
-    ious, visible, matched, switches, false_instances, frames = [], 0, 0, 0, 0, 0
+    ious, visible, matched, switches, false_instances, frames, empty = [], 0, 0, 0, 0, 0, 0
     kept, spans = 0, 0
     for i in range(args.clips):
         rng = np.random.default_rng([args.seed, 2, i])
@@ -579,6 +580,12 @@ def eval_video(run_clip, args):
         before_hidden = {}  # object -> track id matched on its last visible frame before a hidden span
         for t, instances in enumerate(out):
             frames += 1
+            # transformers' post-processing hides objects whose mask is empty on the frame;
+            # sam3track passes them on (e.g. an object emptied by the non-overlap across prompts),
+            # so they are counted apart rather than as false instances.
+            shown = [(tid, m) for tid, m in instances if m.any()]
+            empty += len(instances) - len(shown)
+            instances = shown
             gts = [k for k in targets if clip["visible"][t, k]]
             visible += len(gts)
             pairs = sorted(((mask_iou(m, clip["masks"][t][k]), a, k) for a, (_, m) in enumerate(instances)
@@ -615,6 +622,7 @@ def eval_video(run_clip, args):
         "id_switches_per_100_object_frames": round(100.0 * switches / max(visible, 1), 3),
         "kept_id_through_hidden": "%d/%d" % (kept, spans),
         "false_instances_per_frame": round(false_instances / max(frames, 1), 4),
+        "empty_mask_instances_per_frame": round(empty / max(frames, 1), 4),
         "visible_object_frames": visible,
     }
 
