@@ -1,6 +1,7 @@
 // sam3-image --model DIR --prompt TEXT [--prompt TEXT ...] [--box x,y,w,h[,neg] ...]
 //            [--device D] [--precision P] [--threshold T] [--mask-threshold T]
-//            [--max-instances N] [--json OUT] [--overlay OUT.png] IMAGE...
+//            [--max-instances N] [--json OUT] [--masks] [--overlay OUT.png] IMAGE...
+// sam3-image --model DIR --requests FILE [options]
 //
 // The reference's image example as a program: every instance of each concept, with its
 // box, score and mask, as JSON and as a picture.
@@ -24,18 +25,25 @@ int usage(const char *argv0, const std::string &why) {
   if (!why.empty())
     std::cerr << argv0 << ": " << why << "\n";
   std::cerr
-      << "usage: " << argv0
-      << " --model DIR --prompt TEXT [options] IMAGE...\n"
+      << "usage: " << argv0 << " --model DIR --prompt TEXT [options] IMAGE...\n"
+      << "       " << argv0
+      << " --model DIR --requests FILE [options]\n"
          "  --model DIR          SAM 3 model folder (config.json + model.safetensors)\n"
          "  --prompt TEXT        a concept; repeat or separate with ';' for several\n"
          "  --box x,y,w,h[,neg]  an exemplar box in pixels of the first image (positive\n"
          "                       unless ',neg'); applies to every prompt\n"
+         "  --requests FILE      instead of prompts and images: a JSON array of\n"
+         "                       {\"image\": PATH, \"prompts\": [{\"text\": T, \"boxes\": "
+         "\"x,y,w,h[,neg];...\"}]}\n"
+         "                       (each prompt its own text and boxes; one model load for all)\n"
          "  --device D           cpu (default), cuda, cuda:N\n"
          "  --precision P        fp32 (default), bf16, fp16\n"
          "  --threshold T        minimum score (default 0.5)\n"
          "  --mask-threshold T   mask probability threshold (default 0.5)\n"
          "  --max-instances N    keep the N best per image (default: all)\n"
          "  --json OUT           write the instances as JSON ('-' for stdout)\n"
+         "  --masks              put each instance's full-image mask in the JSON, run-length\n"
+         "                       encoded as sam3export writes masks (docs/metadata.md)\n"
          "  --overlay OUT.png    write the image with masks and boxes drawn (several images:\n"
          "                       OUT-0.png, OUT-1.png, ...)\n";
   return 2;
@@ -50,13 +58,81 @@ cv::Scalar colour(int i) {
   return {c[2], c[1], c[0]};
 }
 
+// sam3export's "rle-binary" (docs/metadata.md) over the whole image, so one decoder reads
+// both programs' masks: row-major runs, alternating off/on, starting with off.
+nlohmann::json rle_mask(const torch::Tensor &binary) {
+  const auto h = binary.size(0), w = binary.size(1);
+  const auto *p = binary.data_ptr<uint8_t>();
+  std::vector<int64_t> counts;
+  bool on = false;
+  int64_t run = 0;
+  for (int64_t i = 0; i < h * w; ++i) {
+    if ((p[i] != 0) != on) {
+      counts.push_back(run);
+      on = !on;
+      run = 0;
+    }
+    ++run;
+  }
+  counts.push_back(run);
+  return {{"width", w},
+          {"height", h},
+          {"rect", {{"x", 0}, {"y", 0}, {"w", w}, {"h", h}}},
+          {"encoding", "rle-binary"},
+          {"counts", counts}};
+}
+
+// One image and its prompts.
+struct Job {
+  std::string image;
+  std::vector<sam3::ConceptPrompt> concepts;
+};
+
+std::vector<Job> read_requests(const std::string &path) {
+  std::ifstream f(path);
+  if (!f)
+    throw std::invalid_argument(path + ": cannot read the requests");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception &e) {
+    throw std::invalid_argument(path + ": " + e.what());
+  }
+  if (!doc.is_array())
+    throw std::invalid_argument(path + ": expected a JSON array of requests");
+  std::vector<Job> jobs;
+  for (size_t n = 0; n < doc.size(); ++n) {
+    const auto where = path + ": request " + std::to_string(n);
+    const auto &r = doc[n];
+    if (!r.is_object() || !r.contains("image") || !r["image"].is_string() ||
+        !r.contains("prompts") || !r["prompts"].is_array() || r["prompts"].empty())
+      throw std::invalid_argument(where + ": expected {\"image\": PATH, \"prompts\": [...]}");
+    Job job{r["image"].get<std::string>(), {}};
+    for (const auto &p : r["prompts"]) {
+      sam3::ConceptPrompt concept;
+      if (!p.is_object())
+        throw std::invalid_argument(where + ": a prompt is {\"text\": T, \"boxes\": B}");
+      if (p.contains("text"))
+      concept.text = p["text"].get<std::string>();
+      if (p.contains("boxes"))
+      concept.boxes = sam3::parse_exemplar_boxes(p["boxes"].get<std::string>());
+      if (concept.text.empty() && concept.boxes.empty())
+        throw std::invalid_argument(where + ": a prompt without text or boxes");
+      job.concepts.push_back(std::move(concept));
+    }
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string model_path, device = "cpu", precision = "fp32", json_out, overlay_out;
+  std::string model_path, device = "cpu", precision = "fp32", json_out, overlay_out, requests;
   std::vector<std::string> prompts, images;
   std::vector<sam3::ExemplarBox> boxes;
   sam3::DetectOptions options;
+  bool with_masks = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -73,6 +149,8 @@ int main(int argc, char **argv) {
       else if (a == "--box")
         for (auto &b : sam3::parse_exemplar_boxes(value()))
           boxes.push_back(b);
+      else if (a == "--requests")
+        requests = value();
       else if (a == "--device")
         device = value();
       else if (a == "--precision")
@@ -85,6 +163,8 @@ int main(int argc, char **argv) {
         options.max_instances = std::stoi(value());
       else if (a == "--json")
         json_out = value();
+      else if (a == "--masks")
+        with_masks = true;
       else if (a == "--overlay")
         overlay_out = value();
       else if (a == "-h" || a == "--help")
@@ -99,31 +179,44 @@ int main(int argc, char **argv) {
   }
   if (model_path.empty())
     return usage(argv[0], "no --model given");
-  if (prompts.empty() && boxes.empty())
-    return usage(argv[0], "no --prompt (or --box) given");
-  if (images.empty())
-    return usage(argv[0], "no image given");
-
-  std::vector<sam3::ConceptPrompt> concepts;
-  for (const auto &p : prompts)
-    concepts.push_back({p, boxes});
-  if (concepts.empty())
-    concepts.push_back({"", boxes});
+  std::vector<Job> jobs;
+  if (!requests.empty()) {
+    if (!prompts.empty() || !boxes.empty() || !images.empty())
+      return usage(argv[0], "--requests replaces --prompt, --box and the images");
+    try {
+      jobs = read_requests(requests);
+    } catch (const std::exception &e) {
+      return usage(argv[0], e.what());
+    }
+  } else {
+    if (prompts.empty() && boxes.empty())
+      return usage(argv[0], "no --prompt (or --box) given");
+    if (images.empty())
+      return usage(argv[0], "no image given");
+    std::vector<sam3::ConceptPrompt> concepts;
+    for (const auto &p : prompts)
+      concepts.push_back({p, boxes});
+    if (concepts.empty())
+      concepts.push_back({"", boxes});
+    for (const auto &image : images)
+      jobs.push_back({image, concepts});
+  }
 
   nlohmann::json results = nlohmann::json::array();
   try {
     auto model = sam3::acquire_model(model_path, device, sam3::parse_precision(precision));
     sam3::ImagePredictor predictor(model);
-    for (size_t n = 0; n < images.size(); ++n) {
-      cv::Mat bgr = cv::imread(images[n], cv::IMREAD_COLOR);
+    for (size_t n = 0; n < jobs.size(); ++n) {
+      const auto &concepts = jobs[n].concepts;
+      cv::Mat bgr = cv::imread(jobs[n].image, cv::IMREAD_COLOR);
       if (bgr.empty())
-        throw std::runtime_error(images[n] + ": cannot read the image");
+        throw std::runtime_error(jobs[n].image + ": cannot read the image");
       cv::Mat rgb;
       cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
       auto tensor = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8);
       auto instances = predictor.predict(tensor, concepts, options);
 
-      nlohmann::json image = {{"image", images[n]},
+      nlohmann::json image = {{"image", jobs[n].image},
                               {"width", rgb.cols},
                               {"height", rgb.rows},
                               {"instances", nlohmann::json::array()}};
@@ -141,6 +234,8 @@ int main(int argc, char **argv) {
                                       {"score", inst.score},
                                       {"box_xyxy", {inst.x0, inst.y0, inst.x1, inst.y1}},
                                       {"mask_area", area}});
+        if (with_masks)
+          image["instances"].back()["mask"] = rle_mask(binary);
         if (!overlay_out.empty()) {
           cv::Mat mask(rgb.rows, rgb.cols, CV_8U, binary.data_ptr<uint8_t>());
           cv::Mat tint(canvas.size(), canvas.type(), colour(static_cast<int>(k)));
@@ -157,7 +252,7 @@ int main(int argc, char **argv) {
       }
       if (!overlay_out.empty()) {
         std::string path = overlay_out;
-        if (images.size() > 1) {
+        if (jobs.size() > 1) {
           const auto dot = path.find_last_of('.');
           path = path.substr(0, dot) + "-" + std::to_string(n) +
                  (dot == std::string::npos ? ".png" : path.substr(dot));
@@ -165,7 +260,7 @@ int main(int argc, char **argv) {
         if (!cv::imwrite(path, canvas))
           throw std::runtime_error(path + ": cannot write the overlay");
       }
-      std::cerr << images[n] << ": " << instances.size() << " instance(s)\n";
+      std::cerr << jobs[n].image << ": " << instances.size() << " instance(s)\n";
       results.push_back(image);
     }
   } catch (const std::exception &e) {

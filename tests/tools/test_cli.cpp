@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -79,6 +81,97 @@ TEST_F(Cli, MakeTestModelThenSegmentAnImage) {
   ASSERT_FALSE(overlay.empty());
   EXPECT_EQ(overlay.cols, 120);
   EXPECT_GT(cv::norm(overlay, img, cv::NORM_L1), 0.0) << "nothing was drawn";
+}
+
+TEST_F(Cli, MasksComeAsRunLengthsOverTheWholeImage) {
+  ASSERT_EQ(run(tool("sam3-make-test-model") + " --seed 4 " + dir_ + "/model").status, 0);
+  cv::Mat img(50, 70, CV_8UC3, cv::Scalar(40, 90, 200));
+  cv::circle(img, {35, 25}, 12, cv::Scalar(250, 250, 250), -1);
+  ASSERT_TRUE(cv::imwrite(dir_ + "/in.png", img));
+  const std::string common = tool("sam3-image") + " --model " + dir_ +
+                             "/model --prompt 'ball;sky' --threshold 0 --max-instances 3 " + dir_ +
+                             "/in.png --json ";
+  auto seg = run(common + dir_ + "/masks.json --masks");
+  ASSERT_EQ(seg.status, 0) << seg.output;
+  std::ifstream f(dir_ + "/masks.json");
+  auto json = nlohmann::json::parse(f);
+  ASSERT_EQ(json[0]["instances"].size(), 3u);
+  for (const auto &inst : json[0]["instances"]) {
+    const auto &mask = inst["mask"];
+    EXPECT_EQ(mask["encoding"], "rle-binary");
+    EXPECT_EQ(mask["width"], 70);
+    EXPECT_EQ(mask["height"], 50);
+    EXPECT_EQ(mask["rect"], nlohmann::json({{"x", 0}, {"y", 0}, {"w", 70}, {"h", 50}}));
+    int64_t total = 0, on = 0;
+    for (size_t i = 0; i < mask["counts"].size(); ++i) {
+      const auto run = mask["counts"][i].get<int64_t>();
+      EXPECT_GE(run, 0);
+      total += run;
+      on += i % 2 ? run : 0;
+    }
+    EXPECT_EQ(total, 70 * 50);
+    EXPECT_EQ(on, inst["mask_area"].get<int64_t>());
+  }
+
+  auto plain = run(common + dir_ + "/plain.json");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  std::ifstream g(dir_ + "/plain.json");
+  EXPECT_FALSE(nlohmann::json::parse(g)[0]["instances"][0].contains("mask"));
+}
+
+TEST_F(Cli, RequestsGiveEachPromptItsOwnBoxesInOneRun) {
+  ASSERT_EQ(run(tool("sam3-make-test-model") + " --seed 4 " + dir_ + "/model").status, 0);
+  cv::Mat img(60, 80, CV_8UC3, cv::Scalar(40, 90, 200));
+  cv::circle(img, {40, 30}, 14, cv::Scalar(250, 250, 250), -1);
+  ASSERT_TRUE(cv::imwrite(dir_ + "/a.png", img));
+  cv::flip(img, img, 1);
+  ASSERT_TRUE(cv::imwrite(dir_ + "/b.png", img));
+  {
+    std::ofstream r(dir_ + "/requests.json");
+    r << R"([{"image": ")" << dir_ << R"(/a.png", "prompts": [{"text": "ball"},
+               {"boxes": "26,16,28,28"}, {"text": "sky", "boxes": "0,0,10,10,neg"}]},
+             {"image": ")"
+      << dir_ << R"(/b.png", "prompts": [{"text": "sky"}]}])";
+  }
+  const std::string base =
+      tool("sam3-image") + " --model " + dir_ + "/model --threshold 0 --masks --json ";
+  auto batch = run(base + dir_ + "/batch.json --requests " + dir_ + "/requests.json");
+  ASSERT_EQ(batch.status, 0) << batch.output;
+  std::ifstream f(dir_ + "/batch.json");
+  auto json = nlohmann::json::parse(f);
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[1]["image"], dir_ + "/b.png");
+
+  // Each prompt of a request finds what the same prompt alone finds on that image.
+  const std::vector<std::pair<int, std::string>> alone = {
+      {0, "--prompt ball " + dir_ + "/a.png"},
+      {1, "--box 26,16,28,28 " + dir_ + "/a.png"},
+      {2, "--prompt sky --box 0,0,10,10,neg " + dir_ + "/a.png"}};
+  for (const auto &[index, args] : alone) {
+    auto single = run(base + dir_ + "/single.json " + args);
+    ASSERT_EQ(single.status, 0) << single.output;
+    std::ifstream g(dir_ + "/single.json");
+    auto expected = nlohmann::json::parse(g)[0]["instances"];
+    std::vector<nlohmann::json> got;
+    for (const auto &inst : json[0]["instances"])
+      if (inst["prompt_index"] == index)
+        got.push_back(inst);
+    ASSERT_EQ(got.size(), expected.size()) << args;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_NEAR(got[k]["score"].get<double>(), expected[k]["score"].get<double>(), 1e-5);
+      // Prompts with boxes run as one batch (padded box lists), so a borderline pixel may flip.
+      EXPECT_NEAR(got[k]["mask_area"].get<double>(), expected[k]["mask_area"].get<double>(),
+                  0.01 * 60 * 80)
+          << args;
+    }
+  }
+
+  std::ofstream(dir_ + "/bad.json") << R"([{"image": "x.png"}])";
+  auto bad = run(base + "- --requests " + dir_ + "/bad.json");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.output.find("request 0"), std::string::npos) << bad.output;
+  auto mixed = run(base + "- --requests " + dir_ + "/requests.json --prompt x");
+  EXPECT_EQ(mixed.status, 2);
 }
 
 TEST_F(Cli, CorruptModelAndBadArgumentsFailClearly) {
