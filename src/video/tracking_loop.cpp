@@ -499,7 +499,12 @@ FrameTracks TrackingLoop::finalise(HeldFrame held) const {
   auto final_masks = options_.non_overlapping_output
                          ? non_overlap_by_object(stack, torch::tensor(probabilities))
                          : stack;
+  // An object the non-overlap step left without a pixel is not shown (as the references'
+  // post-processing drops masks with no area); it is still tracked.
+  const auto shown = (final_masks > 0).flatten(1).any(1).to(torch::kCPU);
   for (size_t k = 0; k < keep.size(); ++k) {
+    if (!shown[static_cast<int64_t>(k)].item<bool>())
+      continue;
     const auto &o = objects[keep[k]];
     TrackedObject object;
     object.object_id = o.object_id;

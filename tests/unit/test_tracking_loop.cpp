@@ -554,6 +554,19 @@ TEST(TrackingLoop, OutputMasksDoNotOverlapAndFavourTheMoreProbableTrack) {
   EXPECT_FLOAT_EQ(a.box[2], 14.f / S); // the box is of the mask before the split
 }
 
+// An object whose every pixel goes to a more probable one is not output (the references drop
+// masks with no area after the non-overlap step), but it stays tracked.
+TEST(TrackingLoop, AnObjectLeftWithNoPixelsIsNotOutput) {
+  Scene run(raw_options());
+  run.step(0, {{4, 4, 10, 10, 0.9f}, {2, 2, 14, 14, 0.9f}});
+  run.tracker->object(0).logit = 1.f;
+  run.tracker->object(1).logit = 4.f;
+  auto out = run.step(1, {{4, 4, 10, 10, 0.9f}, {2, 2, 14, 14, 0.9f}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(ids_of(out[0]), (std::vector<int64_t>{1}));
+  EXPECT_EQ(run.loop.object_ids().size(), 2u);
+}
+
 TEST(TrackingLoop, ObjectLimitKeepsTheHighestScoringNewDetections) {
   auto options = raw_options();
   options.max_objects = 2;
