@@ -422,9 +422,11 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
   if (!new_dets.empty()) {
     auto born = select(det, new_dets);
     auto shown = fill_holes(born.masks, v.fill_hole_area);
+    std::vector<int64_t> born_ids;
     for (size_t k = 0; k < new_dets.size(); ++k) {
       const int64_t id = next_object_id_;
       tracker_->add_object(id, frame, born.masks[k]);
+      born_ids.push_back(id);
       ++next_object_id_;
       Track track;
       track.label = born.labels[k];
@@ -434,6 +436,8 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
       tracks_.emplace(id, track);
       held.objects.push_back({id, born.labels[k], born.scores[k], born.scores[k], shown[k], true});
     }
+    if (options_.non_overlapping_births && born_ids.size() > 1)
+      separate_newborns(frame, born_ids, born.masks);
   }
   for (auto id : removed) {
     tracker_->remove_object(id);
@@ -469,6 +473,22 @@ void TrackingLoop::forget(int64_t object_id) {
                                  [&](const HeldObject &o) { return o.object_id == object_id; }),
                   objects.end());
   }
+}
+
+void TrackingLoop::separate_newborns(const TrackerFrame &frame, const std::vector<int64_t> &ids,
+                                     const torch::Tensor &det_masks) {
+  // The official cohort add turns each detection into a binary mask input (logits +-10), then
+  // keeps each pixel for the object with the highest logit there: on a tie, the first.
+  auto binary =
+      torch::where(det_masks > 0, torch::full({}, kMemoryObjectLogit, det_masks.options()),
+                   torch::full({}, -kMemoryObjectLogit, det_masks.options()));
+  auto separated = non_overlap_by_pixel(binary);
+  if (torch::equal(separated > 0, binary > 0))
+    return; // nothing contested: the memories add_object wrote stand
+  auto visible = (separated > 0).flatten(1).any(1);
+  auto logits = torch::where(visible, torch::full({}, kMemoryObjectLogit, binary.options()),
+                             torch::full({}, -kMemoryObjectLogit, binary.options()));
+  tracker_->encode_memories(frame, ids, separated, logits);
 }
 
 FrameTracks TrackingLoop::finalise(HeldFrame held) const {

@@ -77,6 +77,12 @@ struct TrackOptions {
   // memory as absent) is judged at the memory encoder's resolution, 4x the masks' (the
   // official code), or at the masks' own (transformers; the parity tests).
   bool shrinkage_at_memory_resolution = true;
+  // Whether the objects born on one frame have their memory written from masks that do not
+  // overlap (every contested pixel to the earliest of them, as the official preflight's
+  // pixel-wise constraint on the binary masks gives it), or each from its own detection mask
+  // (transformers; the parity tests). Their object pointers and the frame's output come from
+  // the detection masks either way.
+  bool non_overlapping_births = true;
 };
 
 struct TrackedObject {
@@ -173,6 +179,10 @@ private:
                                        std::vector<int64_t> &suppressed);
   void trim_bookkeeping(int64_t frame_index);
   void forget(int64_t object_id);
+  // The memory of the objects born together on `frame`, rewritten from their detection masks
+  // made not to overlap (TrackOptions::non_overlapping_births).
+  void separate_newborns(const TrackerFrame &frame, const std::vector<int64_t> &ids,
+                         const torch::Tensor &det_masks);
   FrameTracks finalise(HeldFrame held) const;
   std::vector<FrameTracks> release(bool all);
 

@@ -539,7 +539,10 @@ TEST(TrackingLoop, SuppressesTheMoreRecentlyOccludedOfOverlappingTracks) {
 }
 
 TEST(TrackingLoop, OutputMasksDoNotOverlapAndFavourTheMoreProbableTrack) {
-  Scene run(raw_options());
+  // Both tracks keep their whole rectangle in memory, so that they overlap on the next frame.
+  auto options = raw_options();
+  options.non_overlapping_births = false;
+  Scene run(options);
   run.step(0, {{2, 2, 14, 14, 0.9f}, {8, 2, 20, 14, 0.9f}}); // IoU 0.33
   run.tracker->object(0).logit = 1.f;
   run.tracker->object(1).logit = 4.f;
@@ -558,13 +561,35 @@ TEST(TrackingLoop, OutputMasksDoNotOverlapAndFavourTheMoreProbableTrack) {
 // masks with no area after the non-overlap step), but it stays tracked.
 TEST(TrackingLoop, AnObjectLeftWithNoPixelsIsNotOutput) {
   Scene run(raw_options());
-  run.step(0, {{4, 4, 10, 10, 0.9f}, {2, 2, 14, 14, 0.9f}});
-  run.tracker->object(0).logit = 1.f;
-  run.tracker->object(1).logit = 4.f;
-  auto out = run.step(1, {{4, 4, 10, 10, 0.9f}, {2, 2, 14, 14, 0.9f}});
+  run.step(0, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
+  run.tracker->object(0).logit = 4.f;
+  run.tracker->object(1).logit = 1.f;
+  auto out = run.step(1, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(ids_of(out[0]), (std::vector<int64_t>{1}));
+  EXPECT_EQ(ids_of(out[0]), (std::vector<int64_t>{0}));
   EXPECT_EQ(run.loop.object_ids().size(), 2u);
+}
+
+// Objects born together remember masks that do not overlap: each contested pixel goes to the
+// first of them (the official cohort add); what they show on their birth frame is still their
+// detection. transformers writes each memory from its own detection.
+TEST(TrackingLoop, ObjectsBornTogetherRememberMasksThatDoNotOverlap) {
+  for (const bool separate : {true, false}) {
+    auto options = raw_options();
+    options.non_overlapping_births = separate;
+    Scene run(options);
+    auto out = run.step(0, {{2, 2, 12, 12, 0.9f}, {8, 2, 18, 12, 0.9f}});
+    ASSERT_EQ(ids_of(out[0]), (std::vector<int64_t>{0, 1}));
+    const auto &first = run.tracker->object(0).mask, &second = run.tracker->object(1).mask;
+    EXPECT_GT(first[5][9].item<float>(), 0.f);
+    EXPECT_GT(second[5][14].item<float>(), 0.f);
+    EXPECT_EQ(second[5][9].item<float>() > 0.f, !separate) << "separate " << separate;
+    EXPECT_EQ(run.tracker->encoded_frames.size(), separate ? 1u : 0u);
+  }
+  // Newborns that do not touch keep the memories add_object wrote.
+  Scene apart(raw_options());
+  apart.step(0, {{2, 2, 6, 6, 0.9f}, {10, 10, 14, 14, 0.9f}});
+  EXPECT_TRUE(apart.tracker->encoded_frames.empty());
 }
 
 TEST(TrackingLoop, ObjectLimitKeepsTheHighestScoringNewDetections) {

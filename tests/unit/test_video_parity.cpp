@@ -145,6 +145,7 @@ std::map<std::string, torch::Tensor> run_clip(const std::string &model_dir,
     tracker_options.transformers_mask_inputs = true;
     tracker_options.rewrite_memory_on_births = true;
     options.shrinkage_at_memory_resolution = false;
+    options.non_overlapping_births = false;
   } else {
     options.video.recondition_on_trk_masks = false;
   }
