@@ -393,8 +393,10 @@ def _stage(rng, w, h, T, kind, next_id):
     return objs
 
 
-def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None):
-    """A clip of T frames. `kinds`: staged events (default: a random mix)."""
+def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None, one_look=False):
+    """A clip of T frames. `kinds`: staged events (default: a random mix). `one_look`: every
+    object gets the first one's colour and shape, so that only where an object was tells it
+    from the others (what a tracker's memory is for)."""
     if kinds is None:
         pool = ["cross", "occlude", "enter_exit", "wander"]
         kinds = [pool[int(rng.integers(len(pool)))] for _ in range(int(rng.integers(1, 3)))]
@@ -405,6 +407,9 @@ def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None):
     objs = []
     for kind in kinds:
         objs += _stage(rng, w, h, T, kind, len(objs) + 1)
+    if one_look:
+        for o in objs[1:]:
+            o["shape"], o["color"] = objs[0]["shape"], objs[0]["color"]
     for o in objs:
         _finish_object(rng, o)
     # Draw order: staged occluders keep their place above what they occlude; otherwise random
