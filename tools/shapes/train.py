@@ -41,6 +41,7 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors import safe_open  # noqa: E402
 
 import clip_vocab  # noqa: E402
 import scenes  # noqa: E402
@@ -54,7 +55,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=6000, help="total optimiser steps")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--resume", action="store_true", help="continue from --ckpt-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --ckpt-dir, or from the model in --out when there is none")
     p.add_argument("--export-only", action="store_true", help="export --ckpt-dir to --out and exit")
     p.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoint"))
     p.add_argument("--full-state", default="/work/shapes-train-full.pt",
@@ -676,7 +678,19 @@ def save_checkpoint(model, optimizer, step, args, config, history):
         os.replace(tmp, args.full_state)
 
 
+def load_shipped(folder):
+    """The exported model folder as a checkpoint: what --resume starts from on a machine without
+    --ckpt-dir (the checkpoint is not in git; the shipped weights are the same numbers)."""
+    model, config = sm.load_release(folder)
+    with safe_open(os.path.join(folder, "model.safetensors"), "pt") as f:
+        tags = f.metadata()
+    config = {k: v for k, v in config.items() if k not in LOOP_THRESHOLDS}
+    return model.train(), {"step": int(tags["step"]), "seed": int(tags["seed"]), "config": config}
+
+
 def load_checkpoint(args):
+    if not os.path.exists(os.path.join(args.ckpt_dir, "checkpoint.json")):
+        return load_shipped(args.out)
     with open(os.path.join(args.ckpt_dir, "checkpoint.json")) as f:
         meta = json.load(f)
     config = meta["config"]
