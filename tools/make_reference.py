@@ -187,17 +187,17 @@ def check_against_forward(model, inputs, outputs, prefix, dtype, official_text=F
     if pixel_values is None:
         pixel_values = inputs["pixel_values"]
     kwargs = {
-        "pixel_values": pixel_values.expand(batch, -1, -1, -1),
+        "pixel_values": pixel_values.to(dtype).expand(batch, -1, -1, -1),
         "input_ids": inputs["input_ids"],
         "attention_mask": inputs["attention_mask"],
     }
     if prefix == "boxes":
-        kwargs["input_boxes"] = inputs["input_boxes"]
+        kwargs["input_boxes"] = inputs["input_boxes"].to(dtype)
         kwargs["input_boxes_labels"] = inputs["input_boxes_labels"]
     elif official_text:
         # One padding box (label -10) makes Sam3Model.forward run the geometry encoder with no
         # valid box: the official text-only composition.
-        kwargs["input_boxes"] = torch.zeros(batch, 1, 4, device=inputs["input_ids"].device)
+        kwargs["input_boxes"] = torch.zeros(batch, 1, 4, dtype=dtype, device=inputs["input_ids"].device)
         kwargs["input_boxes_labels"] = torch.full((batch, 1), -10, dtype=torch.int64,
                                                   device=inputs["input_ids"].device)
     full = model(**kwargs)

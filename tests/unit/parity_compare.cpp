@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -82,6 +83,50 @@ void print_report(const ParityReport &report, const std::string &title) {
       std::printf("%-30s %12.4e %12.4e %12.4e %12.4e  %s\n", s.name.c_str(), s.max_ref, s.max_abs,
                   s.max_rel, s.bound, s.pass ? "ok" : "FAIL");
   }
+  std::fflush(stdout);
+}
+
+RankingResult compare_ranking(const std::string &name, int64_t k, const torch::Tensor &logits,
+                              const torch::Tensor &presence, const torch::Tensor &masks,
+                              const torch::Tensor &ref_logits, const torch::Tensor &ref_presence,
+                              const torch::Tensor &ref_masks) {
+  auto scores = [](const torch::Tensor &l, const torch::Tensor &p) {
+    return l.to(torch::kFloat32).sigmoid() * p.to(torch::kFloat32).reshape({-1, 1}).sigmoid();
+  };
+  const auto ours = scores(logits, presence), ref = scores(ref_logits, ref_presence);
+  if (ours.sizes() != ref.sizes() || masks.sizes() != ref_masks.sizes())
+    throw std::runtime_error(name + ": shapes differ from the reference");
+  RankingResult r;
+  r.name = name;
+  r.k = std::min<int64_t>(k, ref.size(1));
+  r.prompts = ref.size(0);
+  r.max_score_delta = (ours - ref).abs().max().item<double>();
+  const auto ours_top = std::get<1>(ours.topk(r.k, 1)), ref_top = std::get<1>(ref.topk(r.k, 1));
+  double iou_sum = 0;
+  for (int64_t b = 0; b < r.prompts; ++b) {
+    r.prompts_same_top_k +=
+        torch::equal(std::get<0>(ours_top[b].sort()), std::get<0>(ref_top[b].sort()));
+    const auto a = masks[b].index_select(0, ref_top[b]) > 0;
+    const auto e = ref_masks[b].index_select(0, ref_top[b]) > 0;
+    const auto iou = (a & e).sum({1, 2}).to(torch::kFloat64) /
+                     (a | e).sum({1, 2}).to(torch::kFloat64).clamp_min(1);
+    r.min_iou = std::min(r.min_iou, iou.min().item<double>());
+    iou_sum += iou.sum().item<double>();
+  }
+  r.mean_iou = iou_sum / static_cast<double>(r.prompts * r.k);
+  return r;
+}
+
+void print_ranking(const std::vector<RankingResult> &results, const std::string &title) {
+  std::printf("\nranking: %s (the k best queries per prompt; their masks' IoU >= %.3f)\n",
+              title.c_str(), kBf16MaskIou);
+  std::printf("%-22s %3s %12s %16s %10s %10s  %s\n", "outputs", "k", "same top-k",
+              "max score delta", "min IoU", "mean IoU", "result");
+  for (const auto &r : results)
+    std::printf("%-22s %3lld %7lld / %-3lld %16.4e %10.4f %10.4f  %s\n", r.name.c_str(),
+                static_cast<long long>(r.k), static_cast<long long>(r.prompts_same_top_k),
+                static_cast<long long>(r.prompts), r.max_score_delta, r.min_iou, r.mean_iou,
+                r.pass() ? "ok" : "FAIL");
   std::fflush(stdout);
 }
 

@@ -49,6 +49,27 @@ StageResult unmatched_stage(const std::string &name, const std::string &problem)
 
 void print_report(const ParityReport &report, const std::string &title);
 
+// bf16 on both sides holds no per-stage bound (each library rounds in its own order, and the
+// roundings compound over the layers), so bf16 is judged as a user sees it: per prompt, the
+// k best queries by score (sigmoid(logit) x sigmoid(presence)) must be the same set, and the
+// masks (logits > 0) of the reference's k best must match with IoU >= kBf16MaskIou.
+constexpr double kBf16MaskIou = 0.995;
+
+struct RankingResult {
+  std::string name;
+  int64_t k = 0;
+  int64_t prompts = 0, prompts_same_top_k = 0;
+  double max_score_delta = 0, min_iou = 1, mean_iou = 1;
+  bool pass() const { return prompts_same_top_k == prompts && min_iou >= kBf16MaskIou; }
+};
+
+// logits, presence: (B, Q) and (B, 1); masks: (B, Q, H, W) mask logits.
+RankingResult compare_ranking(const std::string &name, int64_t k, const torch::Tensor &logits,
+                              const torch::Tensor &presence, const torch::Tensor &masks,
+                              const torch::Tensor &ref_logits, const torch::Tensor &ref_presence,
+                              const torch::Tensor &ref_masks);
+void print_ranking(const std::vector<RankingResult> &results, const std::string &title);
+
 // Every stage passed (a gtest expectation per failing stage).
 void expect_all_pass(const ParityReport &report);
 
