@@ -5,9 +5,13 @@
 // be flat after warm-up, however long the stream.
 //
 //   bench_endless [--frames N] [--every K] [--model DIR] [--device D] [--size WxH]
+//                 [--prompt TEXT] [--threshold X]
 //
 // Without --model a tiny random sam3_video model is generated; with random weights every
-// detection starts an object (thresholds 0), so the tracker always has objects to carry.
+// detection starts an object (thresholds 0), so the tracker always has objects to carry. With a
+// trained model (models/sam3-shapes: --prompt circle --threshold 0.3) the objects it tracks are
+// the scene's circles, and "ids so far" counts them coming and going. sam3track runs with its
+// defaults, so the curve is what an endless stream costs out of the box.
 #include "gstsam3meta.h"
 #include "model/test_model.h"
 
@@ -32,11 +36,13 @@ struct Options {
   std::string model;
   std::string device = "cpu";
   int width = 160, height = 120;
+  std::string prompt = "object";
+  double threshold = 0.0;
 };
 
 void usage() {
   std::puts("usage: bench_endless [--frames N] [--every K] [--model DIR] [--device D] "
-            "[--size WxH]");
+            "[--size WxH] [--prompt TEXT] [--threshold X]");
 }
 
 double rss_mib() {
@@ -48,8 +54,11 @@ double rss_mib() {
 }
 
 // Object i enters at frame 40*i (mod 2000), crosses the frame for 300..700 frames and leaves;
-// at any moment a handful are on screen, and over the stream hundreds come and go.
+// at any moment a handful are on screen, and over the stream hundreds come and go. Saturated
+// colours (RGB) that a model trained on named colours (red, blue, ...) knows.
 void draw_scene(cv::Mat &img, long frame) {
+  static const cv::Scalar kColours[] = {{220, 30, 30},  {30, 70, 220},  {40, 180, 50},
+                                        {235, 220, 40}, {240, 130, 20}, {140, 50, 190}};
   img.setTo(cv::Scalar(40, 60, 40));
   for (int i = 0; i < 50; ++i) {
     const long start = 40L * i, life = 300 + (i * 97) % 400;
@@ -59,8 +68,7 @@ void draw_scene(cv::Mat &img, long frame) {
     const double u = static_cast<double>(t) / life;
     const int x = static_cast<int>((i % 2 ? u : 1.0 - u) * img.cols);
     const int y = static_cast<int>((0.2 + 0.6 * ((i * 37) % 100) / 100.0) * img.rows);
-    const cv::Scalar colour((i * 70) % 255, (i * 130) % 255, (i * 190) % 255);
-    cv::circle(img, {x, y}, 6 + i % 10, colour, cv::FILLED);
+    cv::circle(img, {x, y}, 6 + i % 10, kColours[i % 6], cv::FILLED);
   }
 }
 
@@ -97,6 +105,10 @@ int main(int argc, char **argv) {
       opt.model = argv[++i];
     else if (a == "--device" && has_value)
       opt.device = argv[++i];
+    else if (a == "--prompt" && has_value)
+      opt.prompt = argv[++i];
+    else if (a == "--threshold" && has_value)
+      opt.threshold = std::atof(argv[++i]);
     else if (a == "--size" && has_value &&
              std::sscanf(argv[++i], "%dx%d", &opt.width, &opt.height) == 2)
       continue;
@@ -117,13 +129,14 @@ int main(int argc, char **argv) {
     sam3::write_test_model(opt.model, sam3::tiny_video_test_config(), 3);
   }
 
+  const std::string threshold = std::to_string(opt.threshold);
   const std::string desc =
       "appsrc name=src is-live=false block=true format=time max-bytes=0 max-buffers=4 ! "
       "sam3detect name=detect model=" +
-      opt.model + " device=" + opt.device +
-      " prompt=object threshold=0 ! sam3track name=track detection-threshold=0 "
-      "new-object-threshold=0 max-lost-frames=30 ! sam3overlay ! sam3export location=/dev/null ! "
-      "fakesink name=sink sync=false";
+      opt.model + " device=" + opt.device + " prompt=\"" + opt.prompt +
+      "\" threshold=" + threshold + " ! sam3track name=track detection-threshold=" + threshold +
+      " new-object-threshold=" + threshold +
+      " ! sam3overlay ! sam3export location=/dev/null ! fakesink name=sink sync=false";
   GError *error = nullptr;
   GstElement *pipeline = gst_parse_launch(desc.c_str(), &error);
   if (!pipeline || error) {
@@ -146,8 +159,9 @@ int main(int argc, char **argv) {
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus(pipeline);
 
-  std::printf("model %s, device %s, %dx%d frames\n\n", opt.model.c_str(), opt.device.c_str(),
-              opt.width, opt.height);
+  std::printf("model %s, device %s, %dx%d frames, prompt \"%s\", threshold %g\n\n",
+              opt.model.c_str(), opt.device.c_str(), opt.width, opt.height, opt.prompt.c_str(),
+              opt.threshold);
   std::printf("| frame | RSS MiB | objects | ids so far | ms/frame |\n|---|---|---|---|---|\n");
   cv::Mat img(opt.height, opt.width, CV_8UC3);
   auto last = std::chrono::steady_clock::now();
