@@ -69,6 +69,9 @@ def parse_args(argv=None):
     p.add_argument("--clip-every", type=int, default=3, help="a tracker clip every N steps (0: never)")
     p.add_argument("--tracker-only", action="store_true",
                    help="train only the tracker, on a clip every step (the detector's weights stay as they are)")
+    p.add_argument("--scene-one-colour", type=float, default=0.0,
+                   help="share of still scenes whose objects all have one colour (only shape tells "
+                        "them apart: the colour shortcut cannot answer a shape prompt there)")
     p.add_argument("--clip-one-look", type=float, default=0.0,
                    help="share of tracker clips whose objects all look alike (only memory tells them apart)")
     p.add_argument("--clip-frames", type=int, default=8)
@@ -312,11 +315,15 @@ def make_prompt(rng, objs, w, h):
 SIZES = [(224, 224)] * 5 + [(288, 224), (224, 288), (320, 240), (240, 320), (256, 256)]
 
 
-def detector_batch(rng, n_images, n_prompts, max_objects=8):
+def detector_batch(rng, n_images, n_prompts, max_objects=8, one_colour=0.0):
     images, rows = [], []
     for i in range(n_images):
         w, h = SIZES[int(rng.integers(len(SIZES)))]
-        s = scenes.sample_image(rng, w, h, n_range=(1, max_objects))
+        placed = None
+        if one_colour > 0 and rng.random() < one_colour:
+            colour = scenes.COLOR_NAMES[int(rng.integers(len(scenes.COLOR_NAMES)))]
+            placed = [(None, colour)] * int(rng.integers(2, max_objects + 1))
+        s = scenes.sample_image(rng, w, h, n_range=(1, max_objects), objects=placed)
         images.append(sm.preprocess(s["image"])[0])
         objs = s["objects"]
         m64 = low_res_masks([o["mask"] for o in objs])
@@ -426,7 +433,7 @@ def detector_step(model, tokenizer, rng, args, step=10 ** 9):
     det = model.detector_model
     # A short curriculum: fewer objects per scene at first.
     max_objects = 4 if step < args.easy_steps else 8
-    images, rows = detector_batch(rng, args.images, args.prompts, max_objects)
+    images, rows = detector_batch(rng, args.images, args.prompts, max_objects, args.scene_one_colour)
     vit, fpn, pos = sm.vision_features(model, images)
     idx = torch.tensor([r["image"] for r in rows])
     fpn = [f[idx] for f in fpn]
