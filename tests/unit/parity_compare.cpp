@@ -121,12 +121,12 @@ void print_ranking(const std::vector<RankingResult> &results, const std::string 
   std::printf("\nranking: %s (the k best queries per prompt; their masks' IoU >= %.3f)\n",
               title.c_str(), kBf16MaskIou);
   std::printf("%-22s %3s %12s %16s %10s %10s  %s\n", "outputs", "k", "same top-k",
-              "max score delta", "min IoU", "mean IoU", "result");
+              "max score delta", "min IoU", "mean IoU", "bound");
   for (const auto &r : results)
     std::printf("%-22s %3lld %7lld / %-3lld %16.4e %10.4f %10.4f  %s\n", r.name.c_str(),
                 static_cast<long long>(r.k), static_cast<long long>(r.prompts_same_top_k),
                 static_cast<long long>(r.prompts), r.max_score_delta, r.min_iou, r.mean_iou,
-                r.pass() ? "ok" : "FAIL");
+                r.pass() ? "met" : "missed");
   std::fflush(stdout);
 }
 

@@ -50,9 +50,9 @@ StageResult unmatched_stage(const std::string &name, const std::string &problem)
 void print_report(const ParityReport &report, const std::string &title);
 
 // bf16 on both sides holds no per-stage bound (each library rounds in its own order, and the
-// roundings compound over the layers), so bf16 is judged as a user sees it: per prompt, the
-// k best queries by score (sigmoid(logit) x sigmoid(presence)) must be the same set, and the
-// masks (logits > 0) of the reference's k best must match with IoU >= kBf16MaskIou.
+// roundings compound over the layers), so bf16 is judged as a user sees it: per prompt, are
+// the k best queries by score (sigmoid(logit) x sigmoid(presence)) the same set, and do the
+// masks (logits > 0) of the reference's k best match with IoU >= kBf16MaskIou (the bound met).
 constexpr double kBf16MaskIou = 0.995;
 
 struct RankingResult {

@@ -299,17 +299,14 @@ TEST_F(DetectorParity, Bf16KeepsTransformersBestInstancesAndTheirMasks) {
   print_ranking(results, "bf16, ours against transformers (official behaviour)");
   print_ranking(ours_fp32, "ours in bf16 against transformers in fp32");
   print_ranking(theirs_fp32, "transformers in bf16 against transformers in fp32");
-  // bf16 rounding alone moves a random-weight model's masks (mostly logits near 0): ours must
-  // stay as close to fp32 as transformers' own bf16 does. At full size (tools/parity-full.sh
-  // passes SAM3_PARITY_MODEL) the absolute bound holds as well.
+  // bf16 rounding alone moves a random-weight model's masks (mostly logits near 0) and
+  // reorders its near-equal scores: transformers' own bf16 misses the absolute bound against
+  // its fp32, at tiny and at full size (docs/parity.md). Ours must stay as close to fp32 as
+  // transformers' bf16 does.
   for (size_t i = 0; i < results.size(); ++i) {
     EXPECT_GE(ours_fp32[i].mean_iou, theirs_fp32[i].mean_iou - 0.01) << results[i].name;
     EXPECT_LE(ours_fp32[i].max_score_delta, 2 * theirs_fp32[i].max_score_delta + 1e-3)
         << results[i].name;
-    if (std::getenv("SAM3_PARITY_MODEL")) {
-      EXPECT_EQ(results[i].prompts_same_top_k, results[i].prompts) << results[i].name;
-      EXPECT_GE(results[i].min_iou, kBf16MaskIou) << results[i].name;
-    }
   }
 }
 
