@@ -7,6 +7,7 @@
 // --model times a sam3_video folder instead (bench/compare_video.py hands both sides the same
 // one); --csv prints "objects,propagate ms,encode ms,total ms" lines for such scripts.
 // The memory banks are warmed up first so that each timed frame reads a full bank.
+#include "common/threads.h"
 #include "model/model.h"
 #include "model/test_model.h"
 #include "tracker/sam2_tracker.h"
@@ -72,6 +73,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   torch::NoGradGuard no_grad;
+  // SAM3_THREADS, as the elements and bench_detector take it (compare_video.py sets it).
+  sam3::use_cpu_threads();
   std::shared_ptr<sam3::Model> model;
   if (!model_dir.empty()) {
     model = sam3::Model::load(model_dir, torch::kCPU, sam3::Precision::kFloat32);
