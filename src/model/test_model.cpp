@@ -67,6 +67,12 @@ ModelConfig full_test_config() {
   return config;
 }
 
+ModelConfig full_video_test_config() {
+  ModelConfig config;
+  config.model_type = "sam3_video";
+  return config;
+}
+
 ModelConfig tiny_test_config() {
   ModelConfig c;
   c.model_type = "sam3";

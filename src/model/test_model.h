@@ -12,6 +12,8 @@ namespace sam3 {
 
 // The official SAM 3 sizes (config.h defaults), image-only form.
 ModelConfig full_test_config();
+// The official sizes as a sam3_video release (the detector plus the release's tracker).
+ModelConfig full_video_test_config();
 // A few-MB model that runs a frame in milliseconds on a CPU: every block present, every
 // size shrunk (112 x 112 input, 8 x 8 patch grid, width 32), real tokenizer vocabulary size.
 ModelConfig tiny_test_config();

@@ -492,7 +492,10 @@ class TransformersVideo:
     def __call__(self, clip, prompts):
         from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
         h, w = clip["frames"][0].shape[:2]
-        session = Sam3VideoInferenceSession(video=sm.preprocess(np.stack(clip["frames"])), video_height=h,
+        # The network's input size, which is the shapes models' sm.IMAGE_SIZE but not every folder's
+        # (bench/compare_video.py runs generated ones).
+        size = self.model.tracker_model.image_size
+        session = Sam3VideoInferenceSession(video=sm.preprocess(np.stack(clip["frames"]), size), video_height=h,
                                             video_width=w, dtype=torch.float32)
         for p in prompts:
             pid = session.add_prompt(p)
@@ -538,6 +541,16 @@ class GstVideo:
         # sam3detect hands sam3track what scores above its threshold: no lower than the loop's.
         self.detect_threshold = cfg.get("score_threshold_detection", 0.5)
 
+    def command(self, source, prompts, out_path):
+        """gst-launch-1.0's arguments: the `source` elements (up to raw video), then the loop with
+        the folder's settings, its JSON Lines with masks written to out_path (bench/compare_video.py
+        times the same pipeline)."""
+        return ["gst-launch-1.0", "-q", *source, "!",
+                "sam3detect", "model=" + self.model_dir, "prompt=" + ";".join(prompts),
+                "threshold=%r" % self.detect_threshold, "!",
+                "sam3track", *self.track, "!",
+                "sam3export", "location=" + out_path, "masks=true", "!", "fakesink"]
+
     def __call__(self, clip, prompts):
         from PIL import Image
         T = len(clip["frames"])
@@ -547,13 +560,9 @@ class GstVideo:
         out_path = os.path.join(self.workdir, "clip.jsonl")
         if os.path.exists(out_path):
             os.remove(out_path)
-        cmd = ["gst-launch-1.0", "-q",
-               "multifilesrc", "location=" + os.path.join(self.workdir, "frame%04d.png"), "index=0",
-               "stop-index=%d" % (T - 1), "caps=image/png,framerate=10/1", "!", "pngdec", "!", "videoconvert", "!",
-               "sam3detect", "model=" + self.model_dir, "prompt=" + ";".join(prompts),
-               "threshold=%r" % self.detect_threshold, "!",
-               "sam3track", *self.track, "!",
-               "sam3export", "location=" + out_path, "masks=true", "!", "fakesink"]
+        cmd = self.command(["multifilesrc", "location=" + os.path.join(self.workdir, "frame%04d.png"), "index=0",
+                            "stop-index=%d" % (T - 1), "caps=image/png,framerate=10/1", "!", "pngdec", "!",
+                            "videoconvert"], prompts, out_path)
         res = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), res.returncode, res.stderr + res.stdout))
