@@ -4,15 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
-static guint8 mask_value(float p, float threshold) {
-  float v;
-  if (p <= threshold)
-    v = threshold > 0 ? 127.5f * p / threshold : 127.5f;
-  else
-    v = threshold < 1 ? 127.5f + 127.5f * (p - threshold) / (1 - threshold) : 255.f;
-  return (guint8)std::clamp(std::lround(v), 0L, 255L);
+/* [0, threshold] onto [0, 127.5], [threshold, 1] onto [127.5, 255], rounded half away from
+ * zero. Tensor operations in the scalar version's order: a per-pixel loop cost as much as the
+ * sampling itself on 720p frames. */
+static torch::Tensor mask_bytes(const torch::Tensor &p, float threshold) {
+  const auto below = threshold > 0 ? p * 127.5f / threshold : torch::full_like(p, 127.5f);
+  const auto above = threshold < 1 ? (p - threshold) * 127.5f / (1 - threshold) + 127.5f
+                                   : torch::full_like(p, 255.f);
+  /* floor(v + 0.5) is std::lround for v >= 0 (torch::round takes halves to even). */
+  return (torch::where(p <= threshold, below, above) + 0.5f)
+      .floor_()
+      .clamp_(0, 255)
+      .to(torch::kUInt8)
+      .contiguous();
 }
 
 void gst_sam3_instance_set_mask_from_logits(GstSam3Instance *instance, const torch::Tensor &logits,
@@ -23,11 +28,9 @@ void gst_sam3_instance_set_mask_from_logits(GstSam3Instance *instance, const tor
   const gint y1 = std::clamp((gint)std::ceil(instance->y + instance->h), 0, H);
   if (x1 <= x0 || y1 <= y0)
     return;
-  auto probs = sam3::mask_probabilities(logits, W, H, x0, y0, x1 - x0, y1 - y0).contiguous();
-  const float *p = probs.data_ptr<float>();
-  std::vector<guint8> bytes(probs.numel());
-  for (size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = mask_value(p[i], mask_threshold);
+  const auto bytes =
+      mask_bytes(sam3::mask_probabilities(logits, W, H, x0, y0, x1 - x0, y1 - y0), mask_threshold);
   GstVideoRectangle rect = {x0, y0, x1 - x0, y1 - y0};
-  gst_sam3_instance_set_mask_data(instance, bytes.data(), x1 - x0, y1 - y0, x1 - x0, &rect);
+  gst_sam3_instance_set_mask_data(instance, bytes.data_ptr<guint8>(), x1 - x0, y1 - y0, x1 - x0,
+                                  &rect);
 }
