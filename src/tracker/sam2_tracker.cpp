@@ -210,7 +210,8 @@ Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
     : model_(std::move(model)),
       binarize_memory_mask_before_resize_(options.binarize_memory_mask_before_resize),
       transformers_mask_inputs_(options.transformers_mask_inputs),
-      rewrite_memory_on_births_(options.rewrite_memory_on_births) {
+      rewrite_memory_on_births_(options.rewrite_memory_on_births),
+      recondition_cohort_(options.recondition_cohort) {
   if (!model_)
     throw std::invalid_argument("Sam2Tracker: no tracker model");
   const auto &c = model_->config();
@@ -288,6 +289,14 @@ MemorySelection Sam2Tracker::selection_for(const TrackedObject &object, int64_t 
                                   [&](const auto &p) { return !has_memory(p.first); }),
                    s.previous.end());
   return s;
+}
+
+MemorySelection Sam2Tracker::memory_for(int64_t object_id, int64_t frame) const {
+  for (const auto &o : objects_)
+    if (o.id == object_id)
+      return selection_for(o, frame);
+  throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                              " is not tracked");
 }
 
 torch::Tensor Sam2Tracker::conditioned_features(const TrackerFrame &frame,
@@ -591,33 +600,43 @@ void Sam2Tracker::recondition(int64_t object_id, const TrackerFrame &frame,
                               const torch::Tensor &mask_logits) {
   check_frame(frame, /*new_frame=*/false);
   auto &object = get(object_id);
-  if (!mask_logits.defined()) {
-    const auto tracked = object.tracked.find(frame.index);
-    if (tracked == object.tracked.end())
-      throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
-                                  " has no prediction on frame " + std::to_string(frame.index) +
-                                  " to recondition on");
-    object.conditioning[frame.index] = std::move(tracked->second);
-    object.tracked.erase(tracked);
-    trim(object);
-    return;
+  if (!mask_logits.defined() && !object.tracked.count(frame.index) &&
+      !object.conditioning.count(frame.index))
+    throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                                " has no prediction on frame " + std::to_string(frame.index) +
+                                " to recondition on");
+  // The cohort's entries move unchanged; an object already reconditioned on this frame (or
+  // moved by a cohort-mate before) is left as it is.
+  std::vector<TrackedObject *> moved;
+  for (auto &o : objects_) {
+    if (&o != &object && (!recondition_cohort_ || o.cohort != object.cohort))
+      continue;
+    const auto tracked = o.tracked.find(frame.index);
+    if (tracked == o.tracked.end())
+      continue;
+    o.conditioning[frame.index] = std::move(tracked->second);
+    o.tracked.erase(tracked);
+    moved.push_back(&o);
   }
-  torch::NoGradGuard no_grad;
-  const auto dtype = frame.features[2].scalar_type();
-  const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
-  const auto out = model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]},
-                                          mask, transformers_mask_inputs_);
-  object.tracked.erase(frame.index);
-  auto &entry = object.conditioning[frame.index];
-  entry.pointer = out.object_pointers[0].clone();
-  entry.object_score = out.object_score_logits[0].item<float>();
-  entry.iou = 1.f;
-  // encode_memories() normally rewrites this from the final masks; encoding the detection
-  // now keeps the frame readable if it does not.
-  store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
-               /*binarize=*/true);
+  if (mask_logits.defined()) {
+    torch::NoGradGuard no_grad;
+    const auto dtype = frame.features[2].scalar_type();
+    const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
+    const auto out = model_->mask_as_output(
+        frame.features[2], {frame.features[0], frame.features[1]}, mask, transformers_mask_inputs_);
+    auto &entry = object.conditioning[frame.index];
+    entry.pointer = out.object_pointers[0].clone();
+    entry.object_score = out.object_score_logits[0].item<float>();
+    entry.iou = 1.f;
+    // encode_memories() normally rewrites this from the final masks; encoding the detection
+    // now keeps the frame readable if it does not.
+    store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
+                 /*binarize=*/true);
+  }
   last_frame_ = frame.index;
   trim(object);
+  for (auto *o : moved)
+    trim(*o);
 }
 
 void Sam2Tracker::encode_memories(const TrackerFrame &frame, const std::vector<int64_t> &object_ids,

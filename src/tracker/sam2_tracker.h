@@ -22,10 +22,9 @@
 // bf16) and (max_cond_frame_num + max_object_pointers_in_encoder) pointers, whatever the
 // stream length: for the release 11 x 0.63 MiB + 20 x 1 KiB per object.
 //
-// Deviations from the reference, by design of the streaming loop: a reconditioned object
-// becomes a conditioning frame for itself only (the reference turns the frame into a
-// conditioning frame of its whole cohort), and a frame's selection score is fixed when the
-// frame is tracked (the reference recomputes it when an object of the cohort is removed).
+// Deviation from the reference, by design of the streaming loop: a frame's selection score is
+// fixed when the frame is tracked (the reference recomputes it when an object of the cohort is
+// removed).
 #pragma once
 
 #include "tracker/tracker_model.h"
@@ -112,6 +111,12 @@ struct Sam2TrackerOptions {
   // loop's settled masks. true: do the same (the parity tests); the official code adds new
   // objects in a state of their own and leaves the others' memory as the loop wrote it.
   bool rewrite_memory_on_births = false;
+  // Reconditioning an object makes the frame a conditioning frame of its whole cohort: the
+  // official tracker state batches the cohort's outputs, so add_new_mask for one object moves
+  // the frame of every object of the state into its conditioning outputs (the others keep
+  // their propagated outputs). false: of the reconditioned object only, as transformers'
+  // per-object output dicts do (the parity tests).
+  bool recondition_cohort = true;
 };
 
 class Sam2Tracker : public ObjectTracker {
@@ -137,6 +142,8 @@ public:
   int64_t memory_bytes() const override;
 
   const MemorySelectionConfig &selection_config() const { return selection_; }
+  // The memories the object would read on `frame`, a frame after the last one given.
+  MemorySelection memory_for(int64_t object_id, int64_t frame) const;
 
 private:
   struct MemoryEntry {
@@ -177,6 +184,7 @@ private:
   bool binarize_memory_mask_before_resize_ = true;
   bool transformers_mask_inputs_ = false;
   bool rewrite_memory_on_births_ = false;
+  bool recondition_cohort_ = true;
   // With rewrite_memory_on_births: each object's low-resolution prediction on the last
   // propagated frame, and whether a birth already rewrote that frame's memory.
   std::map<int64_t, torch::Tensor> propagated_;

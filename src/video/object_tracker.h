@@ -57,8 +57,9 @@ public:
   // Reconditioning: `frame` becomes a conditioning frame of the object, its object pointer
   // taken from the detection mask (S x S logits; the official rule) or, with mask_logits
   // undefined, kept from the frame's propagation (transformers' recondition_on_trk_masks).
-  // encode_memories() for the same frame follows and writes the memory features from the
-  // final masks.
+  // A tracker that batches objects (the official tracker state) makes it a conditioning frame
+  // of the objects batched with it too, which keep their propagated outputs. encode_memories()
+  // for the same frame follows and writes the memory features from the final masks.
   virtual void recondition(int64_t object_id, const TrackerFrame &frame,
                            const torch::Tensor &mask_logits) = 0;
 

@@ -459,6 +459,66 @@ TEST_F(TrackerTest, ReconditioningMakesAConditioningFrame) {
   EXPECT_THROW(tracker.recondition(99, frame(4), blob(0.4, 0.4, 0.2)), std::invalid_argument);
 }
 
+// Officially the objects born together share one tracker state, so reconditioning one of them
+// makes the frame a conditioning frame of all of them (read at temporal position 0, no longer
+// a memory-selection candidate), whatever their own score; objects born on another frame are
+// untouched. transformers (recondition_cohort false) moves the reconditioned object's only.
+TEST_F(TrackerTest, ReconditioningMakesTheFrameConditioningForTheWholeCohort) {
+  std::map<bool, std::vector<TrackerPrediction>> on_frame_5;
+  for (const bool cohort : {true, false}) {
+    Sam2TrackerOptions options;
+    options.recondition_cohort = cohort;
+    Sam2Tracker tracker(model().tracker(), options);
+    const auto step = [&](int64_t t, bool recondition) {
+      const auto f = frame(t);
+      const auto predictions = tracker.propagate(f);
+      if (recondition)
+        tracker.recondition(1, f, blob(0.35, 0.3, 0.15));
+      std::vector<torch::Tensor> logits;
+      std::vector<float> scores;
+      for (const auto &p : predictions) {
+        logits.push_back(p.mask_logits);
+        scores.push_back(p.object_score_logit);
+      }
+      tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+    };
+    tracker.add_object(1, frame(0), blob(0.3, 0.3, 0.15));
+    tracker.add_object(2, frame(0), blob(0.7, 0.4, 0.15));
+    step(1, false);
+    step(2, false);
+    tracker.add_object(3, frame(2), blob(0.5, 0.7, 0.15));
+    step(3, false);
+    step(4, true);
+
+    const auto conditioning = [&](int64_t id) {
+      return sorted(tracker.memory_for(id, 5)).conditioning;
+    };
+    const auto reads_as_previous = [&](int64_t id, int64_t t) {
+      const auto previous = tracker.memory_for(id, 5).previous;
+      return std::any_of(previous.begin(), previous.end(),
+                         [t](const auto &p) { return p.first == t; });
+    };
+    EXPECT_EQ(conditioning(1), (std::vector<int64_t>{0, 4}));
+    EXPECT_FALSE(reads_as_previous(1, 4));
+    EXPECT_EQ(conditioning(2), cohort ? (std::vector<int64_t>{0, 4}) : (std::vector<int64_t>{0}))
+        << "cohort " << cohort;
+    EXPECT_EQ(reads_as_previous(2, 4), !cohort) << "cohort " << cohort;
+    EXPECT_EQ(conditioning(3), (std::vector<int64_t>{2}));
+    EXPECT_TRUE(reads_as_previous(3, 4));
+    on_frame_5[cohort] = tracker.propagate(frame(5));
+  }
+  // Reading frame 4 as a conditioning frame changes what the cohort-mate sees (the random
+  // model's masks may all be absent: the object score shows it); the object of the other
+  // cohort reads the same memories either way.
+  const auto diff = [&](size_t k) {
+    const auto &a = on_frame_5[true][k], &b = on_frame_5[false][k];
+    return std::max((a.mask_logits - b.mask_logits).abs().max().item<float>(),
+                    std::abs(a.object_score_logit - b.object_score_logit));
+  };
+  EXPECT_GT(diff(1), 1e-3f);
+  EXPECT_EQ(diff(2), 0.f);
+}
+
 TEST_F(TrackerTest, RemoveAndResetForgetObjects) {
   Sam2Tracker tracker(model().tracker());
   const auto f0 = frame(0);
