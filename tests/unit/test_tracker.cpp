@@ -537,8 +537,9 @@ std::vector<TrackerPrediction> track(Sam2Tracker &tracker, const TrackerFrame &f
 }
 
 // As the official add_new_points_or_box with use_prev_mem_frame off: a refinement reads no
-// memory; the clicks and the object's previous logits on that frame (clamped to +-32, which
-// matters for an absent object's kNoObjectScore) are the prompt.
+// memory; the clicks and the object's previous logits on that frame (clamped to +-32) are the
+// prompt, also when the object was absent there. The clamp itself is not pinned: an absent
+// object's constant kNoObjectScore map leaves the mask embedding's LayerNorm the same as -32.
 TEST_F(TrackerTest, ARefinementReadsNoMemoryAndPromptsWithThePreviousLogits) {
   auto tracker_model = model().tracker();
   const auto s = 4 * tracker_model->grid();
