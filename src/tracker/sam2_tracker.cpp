@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -12,6 +13,12 @@ namespace sam3 {
 namespace {
 
 namespace F = torch::nn::functional;
+
+// The reference's clamp of a refinement's mask prompt (the previous logits).
+constexpr double kMaskPromptLimit = 32.0;
+constexpr int64_t kMaxPromptPoints = 16; // a box counts as 2
+// The reference's refinement_detector_cond_frame_removal_window.
+constexpr int64_t kRefinementWindow = 16;
 
 // Bilinear to side x side; `antialias` as transformers' (and the official) downsampling.
 torch::Tensor resize(const torch::Tensor &masks, int64_t side, bool antialias = false) {
@@ -210,7 +217,8 @@ Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
     : model_(std::move(model)),
       binarize_memory_mask_before_resize_(options.binarize_memory_mask_before_resize),
       transformers_mask_inputs_(options.transformers_mask_inputs),
-      rewrite_memory_on_births_(options.rewrite_memory_on_births) {
+      rewrite_memory_on_births_(options.rewrite_memory_on_births),
+      recondition_cohort_(options.recondition_cohort) {
   if (!model_)
     throw std::invalid_argument("Sam2Tracker: no tracker model");
   const auto &c = model_->config();
@@ -288,6 +296,14 @@ MemorySelection Sam2Tracker::selection_for(const TrackedObject &object, int64_t 
                                   [&](const auto &p) { return !has_memory(p.first); }),
                    s.previous.end());
   return s;
+}
+
+MemorySelection Sam2Tracker::memory_for(int64_t object_id, int64_t frame) const {
+  for (const auto &o : objects_)
+    if (o.id == object_id)
+      return selection_for(o, frame);
+  throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                              " is not tracked");
 }
 
 torch::Tensor Sam2Tracker::conditioned_features(const TrackerFrame &frame,
@@ -402,7 +418,6 @@ std::vector<TrackerPrediction> Sam2Tracker::propagate(const TrackerFrame &frame)
   const std::vector<torch::Tensor> high_res = {frame.features[0], frame.features[1]};
   const bool multimask = model_->use_multimask(/*initial_conditioning_frame=*/false, 0);
   std::vector<TrackerPrediction> predictions(objects_.size());
-  propagated_.clear();
   rewritten_ = false;
   for (const auto &[selection, members] : groups) {
     std::vector<const TrackedObject *> group;
@@ -426,8 +441,8 @@ std::vector<TrackerPrediction> Sam2Tracker::propagate(const TrackerFrame &frame)
       p.mask_logits = out.low_res_masks[row].to(torch::kFloat32);
       p.object_score_logit = entry.object_score;
       p.iou_score = entry.iou;
-      if (rewrite_memory_on_births_)
-        propagated_[object.id] = out.low_res_masks[row];
+      object.last_logits = out.low_res_masks[row];
+      object.last_logits_frame = frame.index;
     }
   }
 
@@ -461,13 +476,20 @@ void Sam2Tracker::add_object(int64_t object_id, const TrackerFrame &frame,
   const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
   const auto out = model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]},
                                           mask, transformers_mask_inputs_);
+  if (births_frame_ != frame.index) {
+    births_frame_ = frame.index;
+    births_cohort_ = next_cohort_++;
+  }
   TrackedObject object;
   object.id = object_id;
-  object.cohort = frame.index;
+  object.cohort = births_cohort_;
+  object.last_logits = out.low_res_masks[0];
+  object.last_logits_frame = frame.index;
   auto &entry = object.conditioning[frame.index];
   entry.pointer = out.object_pointers[0].clone();
   entry.object_score = out.object_score_logits[0].item<float>();
   entry.iou = 1.f;
+  entry.from_mask = true;
   store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
                /*binarize=*/true);
   objects_.push_back(std::move(object));
@@ -479,11 +501,10 @@ void Sam2Tracker::add_object(int64_t object_id, const TrackerFrame &frame,
     std::vector<torch::Tensor> masks, scores;
     for (auto &o : objects_) {
       const auto entry = o.tracked.find(frame.index);
-      const auto mask = propagated_.find(o.id);
-      if (entry == o.tracked.end() || mask == propagated_.end())
+      if (entry == o.tracked.end() || o.last_logits_frame != frame.index)
         continue;
       entries.push_back(&entry->second);
-      masks.push_back(mask->second);
+      masks.push_back(o.last_logits);
       scores.push_back(torch::tensor(entry->second.object_score));
     }
     if (!entries.empty()) {
@@ -536,6 +557,13 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   for (const auto c : coords)
     if (!std::isfinite(c))
       throw std::invalid_argument("Sam2Tracker: prompt coordinates must be finite");
+  // Of more points than the prompt encoder was trained with, the reference keeps the first and
+  // the last half (max_point_num_in_prompt_enc).
+  if (static_cast<int64_t>(point_labels.size()) > kMaxPromptPoints) {
+    const int64_t first = kMaxPromptPoints / 2, last = kMaxPromptPoints - first;
+    point_labels.erase(point_labels.begin() + first, point_labels.end() - last);
+    coords.erase(coords.begin() + 2 * first, coords.end() - 2 * last);
+  }
 
   torch::NoGradGuard no_grad;
   const auto &features = frame.features[2];
@@ -548,36 +576,71 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   prompt.labels = torch::tensor(point_labels).view({1, num_points}).to(features.device());
 
   auto *existing = find(object_id);
+  const bool refining = existing != nullptr;
   bool was_tracked = false;
-  if (existing) {
+  torch::Tensor previous;
+  if (refining) {
+    // The reference clamps the previous logits against rare numerical issues (an absent
+    // object's are kNoObjectScore).
+    if (existing->last_logits_frame == frame.index)
+      previous = existing->last_logits.clamp(-kMaskPromptLimit, kMaskPromptLimit)
+                     .view({1, 1, mask_size(), mask_size()})
+                     .to(features.scalar_type());
     existing->conditioning.erase(frame.index);
     was_tracked = existing->tracked.erase(frame.index) > 0;
   }
-  // As the reference: a frame the object was already tracked on refines it with its memory;
-  // otherwise it is an initial conditioning frame and reads none.
-  const bool initial = !was_tracked;
-  const auto conditioned =
-      initial ? model_->features_without_memory(features)
-              : conditioned_features(frame, {existing}, selection_for(*existing, frame.index));
-  const auto out = model_->sam_heads(conditioned, {frame.features[0], frame.features[1]}, prompt,
-                                     torch::Tensor(), model_->use_multimask(initial, num_points));
+  // As the reference's add_new_points_or_box (use_prev_mem_frame off): no memory is read; the
+  // clicks and the object's previous logits on the frame (the mask prompt) correct it.
+  const auto out = model_->sam_heads(
+      model_->features_without_memory(features), {frame.features[0], frame.features[1]}, prompt,
+      previous, model_->use_multimask(/*initial_conditioning_frame=*/!was_tracked, num_points));
 
-  if (!existing) {
+  if (!refining) {
     TrackedObject object;
     object.id = object_id;
-    object.cohort = frame.index;
+    object.cohort = next_cohort_++;
     objects_.push_back(std::move(object));
     existing = &objects_.back();
+  }
+  auto touched = condition_cohort(*existing, frame.index, /*whole_cohort=*/true);
+  if (refining) {
+    // The reference's clear_detector_added_cond_frame_in_tracker: the object's conditioning
+    // frames from mask inputs near the refined one stop being conditioning frames, for the
+    // whole cohort, so that the correction is not outweighed there; without a selection
+    // score they leave the memory selection.
+    std::vector<int64_t> cleared;
+    for (const auto &[t, e] : existing->conditioning)
+      if (e.from_mask && t != frame.index && std::abs(t - frame.index) <= kRefinementWindow)
+        cleared.push_back(t);
+    for (auto &o : objects_) {
+      if (o.cohort != existing->cohort)
+        continue;
+      for (const auto t : cleared) {
+        const auto it = o.conditioning.find(t);
+        if (it == o.conditioning.end())
+          continue;
+        auto downgraded = std::move(it->second);
+        downgraded.from_mask = false;
+        downgraded.selection_score = -std::numeric_limits<float>::infinity();
+        o.tracked[t] = std::move(downgraded);
+        o.conditioning.erase(it);
+      }
+      touched.push_back(&o);
+    }
   }
   auto &entry = existing->conditioning[frame.index];
   entry.pointer = out.object_pointers[0].clone();
   entry.object_score = out.object_score_logits[0].item<float>();
   entry.iou = out.iou_scores[0].item<float>();
+  existing->last_logits = out.low_res_masks[0];
+  existing->last_logits_frame = frame.index;
   const auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
   store_memory(frame, {&entry}, prompted_memory_mask(high_res), out.object_score_logits,
                /*binarize=*/true);
   last_frame_ = frame.index;
   trim(*existing);
+  for (auto *o : touched)
+    trim(*o);
 
   TrackerPrediction prediction;
   prediction.object_id = object_id;
@@ -587,37 +650,56 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   return prediction;
 }
 
+std::vector<Sam2Tracker::TrackedObject *>
+Sam2Tracker::condition_cohort(const TrackedObject &object, int64_t frame, bool whole_cohort) {
+  std::vector<TrackedObject *> touched;
+  for (auto &o : objects_) {
+    if (&o != &object && (!whole_cohort || o.cohort != object.cohort))
+      continue;
+    const auto tracked = o.tracked.find(frame);
+    if (tracked == o.tracked.end())
+      continue;
+    o.conditioning[frame] = std::move(tracked->second);
+    o.tracked.erase(tracked);
+    touched.push_back(&o);
+  }
+  return touched;
+}
+
 void Sam2Tracker::recondition(int64_t object_id, const TrackerFrame &frame,
                               const torch::Tensor &mask_logits) {
   check_frame(frame, /*new_frame=*/false);
   auto &object = get(object_id);
-  if (!mask_logits.defined()) {
-    const auto tracked = object.tracked.find(frame.index);
-    if (tracked == object.tracked.end())
-      throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
-                                  " has no prediction on frame " + std::to_string(frame.index) +
-                                  " to recondition on");
-    object.conditioning[frame.index] = std::move(tracked->second);
-    object.tracked.erase(tracked);
-    trim(object);
-    return;
-  }
-  torch::NoGradGuard no_grad;
-  const auto dtype = frame.features[2].scalar_type();
-  const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
-  const auto out = model_->mask_as_output(frame.features[2], {frame.features[0], frame.features[1]},
-                                          mask, transformers_mask_inputs_);
-  object.tracked.erase(frame.index);
+  if (!mask_logits.defined() && !object.tracked.count(frame.index) &&
+      !object.conditioning.count(frame.index))
+    throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                                " has no prediction on frame " + std::to_string(frame.index) +
+                                " to recondition on");
+  // An object already reconditioned on this frame (or moved by a cohort-mate before) keeps
+  // its entry.
+  const auto touched = condition_cohort(object, frame.index, recondition_cohort_);
   auto &entry = object.conditioning[frame.index];
-  entry.pointer = out.object_pointers[0].clone();
-  entry.object_score = out.object_score_logits[0].item<float>();
-  entry.iou = 1.f;
-  // encode_memories() normally rewrites this from the final masks; encoding the detection
-  // now keeps the frame readable if it does not.
-  store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
-               /*binarize=*/true);
+  if (mask_logits.defined()) {
+    torch::NoGradGuard no_grad;
+    const auto dtype = frame.features[2].scalar_type();
+    const auto mask = input_mask(mask_logits.to(frame.features[2].device())).to(dtype);
+    const auto out = model_->mask_as_output(
+        frame.features[2], {frame.features[0], frame.features[1]}, mask, transformers_mask_inputs_);
+    entry.pointer = out.object_pointers[0].clone();
+    entry.object_score = out.object_score_logits[0].item<float>();
+    entry.iou = 1.f;
+    object.last_logits = out.low_res_masks[0];
+    object.last_logits_frame = frame.index;
+    // encode_memories() normally rewrites this from the final masks; encoding the detection
+    // now keeps the frame readable if it does not.
+    store_memory(frame, {&entry}, prompted_memory_mask(mask * 20.0 - 10.0), out.object_score_logits,
+                 /*binarize=*/true);
+  }
+  entry.from_mask = true;
   last_frame_ = frame.index;
   trim(object);
+  for (auto *o : touched)
+    trim(*o);
 }
 
 void Sam2Tracker::encode_memories(const TrackerFrame &frame, const std::vector<int64_t> &object_ids,
@@ -672,6 +754,7 @@ void Sam2Tracker::remove_object(int64_t object_id) {
 
 void Sam2Tracker::reset() {
   objects_.clear();
+  births_frame_ = -1;
   maskmem_pos_ = torch::Tensor();
   last_frame_ = -1;
 }

@@ -3,11 +3,11 @@
 // per-object memory banks, the memory selection of the video model, and the per-frame step of
 // tracker/tracker_model.h, batched over objects.
 //
-// Batching: objects born on the same frame form a cohort (the reference's tracker state); the
-// memory-selection score of a frame is the cohort's (cohort_selection_score, the reference's
-// cal_mem_score). On each frame, objects whose selected memories are the same frames at the
-// same temporal positions run as one batch -- bit-for-bit what each would give alone, since
-// every operation of the step is per object.
+// Batching: objects born on the same frame form a cohort (the reference's tracker state; an
+// object added by a prompt has one of its own); the memory-selection score of a frame is the
+// cohort's (cohort_selection_score, the reference's cal_mem_score). On each frame, objects whose
+// selected memories are the same frames at the same temporal positions run as one batch --
+// bit-for-bit what each would give alone, since every operation of the step is per object.
 //
 // Memory bound: after every change the bank drops what no later frame can read (frames only
 // get newer, and selection only ever looks further back past newer frames):
@@ -22,10 +22,9 @@
 // bf16) and (max_cond_frame_num + max_object_pointers_in_encoder) pointers, whatever the
 // stream length: for the release 11 x 0.63 MiB + 20 x 1 KiB per object.
 //
-// Deviations from the reference, by design of the streaming loop: a reconditioned object
-// becomes a conditioning frame for itself only (the reference turns the frame into a
-// conditioning frame of its whole cohort), and a frame's selection score is fixed when the
-// frame is tracked (the reference recomputes it when an object of the cohort is removed).
+// Deviation from the reference, by design of the streaming loop: a frame's selection score is
+// fixed when the frame is tracked (the reference recomputes it when an object of the cohort is
+// removed).
 #pragma once
 
 #include "tracker/tracker_model.h"
@@ -112,6 +111,12 @@ struct Sam2TrackerOptions {
   // loop's settled masks. true: do the same (the parity tests); the official code adds new
   // objects in a state of their own and leaves the others' memory as the loop wrote it.
   bool rewrite_memory_on_births = false;
+  // Reconditioning an object makes the frame a conditioning frame of its whole cohort: the
+  // official tracker state batches the cohort's outputs, so add_new_mask for one object moves
+  // the frame of every object of the state into its conditioning outputs (the others keep
+  // their propagated outputs). false: of the reconditioned object only, as transformers'
+  // per-object output dicts do (the parity tests).
+  bool recondition_cohort = true;
 };
 
 class Sam2Tracker : public ObjectTracker {
@@ -137,6 +142,8 @@ public:
   int64_t memory_bytes() const override;
 
   const MemorySelectionConfig &selection_config() const { return selection_; }
+  // The memories the object would read on `frame`, a frame after the last one given.
+  MemorySelection memory_for(int64_t object_id, int64_t frame) const;
 
 private:
   struct MemoryEntry {
@@ -145,12 +152,21 @@ private:
     float object_score = 0.f;
     float iou = 0.f;
     float selection_score = 0.f; // the cohort's (cohort_selection_score) on this frame
+    // A conditioning frame the object got from a mask input (its birth or a reconditioning):
+    // the reference's detector-added conditioning frames, which a refinement nearby clears.
+    bool from_mask = false;
   };
   struct TrackedObject {
     int64_t id = -1;
-    int64_t cohort = -1; // the frame the object was born on
+    // The objects born on one frame share one (the reference's tracker state); an object
+    // added by a prompt has its own.
+    int64_t cohort = -1;
     std::map<int64_t, MemoryEntry> conditioning;
     std::map<int64_t, MemoryEntry> tracked;
+    // The object's latest low-resolution prediction and its frame: the mask prompt of a
+    // refinement on that frame.
+    torch::Tensor last_logits;
+    int64_t last_logits_frame = -1;
   };
 
   TrackedObject *find(int64_t object_id);
@@ -171,16 +187,24 @@ private:
                     const torch::Tensor &mask_logits, const torch::Tensor &object_score_logits,
                     bool binarize);
   void trim(TrackedObject &object);
+  // Makes `frame` a conditioning frame of the object's cohort (of the object alone when
+  // `whole_cohort` is false): their entries of that frame move unchanged. Returns the objects
+  // touched.
+  std::vector<TrackedObject *> condition_cohort(const TrackedObject &object, int64_t frame,
+                                                bool whole_cohort);
 
   TrackerModel model_;
   MemorySelectionConfig selection_;
   bool binarize_memory_mask_before_resize_ = true;
   bool transformers_mask_inputs_ = false;
   bool rewrite_memory_on_births_ = false;
-  // With rewrite_memory_on_births: each object's low-resolution prediction on the last
-  // propagated frame, and whether a birth already rewrote that frame's memory.
-  std::map<int64_t, torch::Tensor> propagated_;
+  bool recondition_cohort_ = true;
+  // With rewrite_memory_on_births: whether a birth already rewrote the last propagated frame's
+  // memory.
   bool rewritten_ = false;
+  int64_t next_cohort_ = 0;
+  int64_t births_frame_ = -1; // the frame of the last births, and their cohort
+  int64_t births_cohort_ = -1;
   std::vector<TrackedObject> objects_;
   torch::Tensor maskmem_pos_; // (1, mem, g, g): the same for every frame and object
   int64_t last_frame_ = -1;

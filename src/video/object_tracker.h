@@ -49,7 +49,8 @@ public:
   // Interactive prompt: positive/negative clicks and/or a box on `frame`, creating the object
   // or refining it there. points (P, 2) and box (4,) are normalised to [0, 1] (x, y); labels
   // (P,) int64 with 1 = positive, 0 = negative. Either may be undefined, not both. `frame`
-  // becomes a conditioning frame; the memory is encoded at once.
+  // becomes a conditioning frame; the memory is encoded at once. A refinement reads no memory:
+  // the clicks replace earlier ones on that frame and correct the object's prediction there.
   virtual TrackerPrediction add_prompt(int64_t object_id, const TrackerFrame &frame,
                                        const torch::Tensor &points, const torch::Tensor &labels,
                                        const torch::Tensor &box) = 0;
@@ -57,8 +58,9 @@ public:
   // Reconditioning: `frame` becomes a conditioning frame of the object, its object pointer
   // taken from the detection mask (S x S logits; the official rule) or, with mask_logits
   // undefined, kept from the frame's propagation (transformers' recondition_on_trk_masks).
-  // encode_memories() for the same frame follows and writes the memory features from the
-  // final masks.
+  // A tracker that batches objects (the official tracker state) makes it a conditioning frame
+  // of the objects batched with it too, which keep their propagated outputs. encode_memories()
+  // for the same frame follows and writes the memory features from the final masks.
   virtual void recondition(int64_t object_id, const TrackerFrame &frame,
                            const torch::Tensor &mask_logits) = 0;
 

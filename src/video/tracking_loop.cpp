@@ -579,9 +579,10 @@ int64_t TrackingLoop::add_object(const TrackerFrame &frame, torch::Tensor points
   track.keep_alive = options_.video.init_trk_keep_alive;
   track.interactive = true;
   tracks_.emplace(id, track);
+  // The reference takes a prompted object as certain on its prompt frame (tracker score 1).
   if (!held_.empty() && held_.back().frame_index == frame.index)
-    held_.back().objects.push_back({id, label, 1.f, sigmoid(prediction.object_score_logit),
-                                    prediction.mask_logits.to(torch::kFloat), true});
+    held_.back().objects.push_back(
+        {id, label, 1.f, 1.f, prediction.mask_logits.to(torch::kFloat), true});
   return id;
 }
 
@@ -599,15 +600,13 @@ void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, t
         " is before the last processed frame " + std::to_string(*last_frame_));
   auto prediction = tracker_->add_prompt(object_id, frame, points, labels, torch::Tensor());
   last_frame_ = frame.index;
+  // As the reference: a refined object scores 1 from then on, and is certain on this frame.
+  it->second.score = 1.f;
   if (held_.empty() || held_.back().frame_index != frame.index)
     return;
   auto &objects = held_.back().objects;
-  HeldObject refined{object_id,
-                     it->second.label,
-                     it->second.score,
-                     sigmoid(prediction.object_score_logit),
-                     prediction.mask_logits.to(torch::kFloat),
-                     false};
+  HeldObject refined{
+      object_id, it->second.label, 1.f, 1.f, prediction.mask_logits.to(torch::kFloat), false};
   auto held = std::find_if(objects.begin(), objects.end(),
                            [&](const HeldObject &o) { return o.object_id == object_id; });
   if (held == objects.end()) {

@@ -88,9 +88,10 @@ struct TrackOptions {
 struct TrackedObject {
   int64_t object_id = -1;
   int64_t label = 0;
-  float score = 0.f; // probability of the detection that created it (the reference's score)
-  float tracker_probability =
-      0.f;                    // sigmoid of the tracker's object score (detection prob when new)
+  float score = 0.f; // of the detection that created it (the reference's score); 1 if prompted
+  // Sigmoid of the tracker's object score (the detection's probability when new, 1 on the
+  // frame of a prompt).
+  float tracker_probability = 0.f;
   torch::Tensor mask_logits;  // (S, S) final, non-overlapping, on the tracker's device
   std::array<float, 4> box{}; // normalised xyxy (pixel edges) of the mask before non-overlap
   bool is_new = false;        // born on this frame
@@ -128,7 +129,8 @@ public:
   // Returns its id.
   int64_t add_object(const TrackerFrame &frame, torch::Tensor points, torch::Tensor labels,
                      torch::Tensor box, int64_t label);
-  // Adds clicks to an existing object on `frame` (std::invalid_argument for an unknown id).
+  // Adds clicks to an existing object on `frame` (std::invalid_argument for an unknown id); the
+  // object scores 1 from then on.
   void refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
                      torch::Tensor labels);
   // Forgets the object, also in the held-back frames (std::invalid_argument for an unknown id).

@@ -459,6 +459,199 @@ TEST_F(TrackerTest, ReconditioningMakesAConditioningFrame) {
   EXPECT_THROW(tracker.recondition(99, frame(4), blob(0.4, 0.4, 0.2)), std::invalid_argument);
 }
 
+// Officially the objects born together share one tracker state, so reconditioning one of them
+// makes the frame a conditioning frame of all of them (read at temporal position 0, no longer
+// a memory-selection candidate), whatever their own score; objects born on another frame are
+// untouched. transformers (recondition_cohort false) moves the reconditioned object's only.
+TEST_F(TrackerTest, ReconditioningMakesTheFrameConditioningForTheWholeCohort) {
+  std::map<bool, std::vector<TrackerPrediction>> on_frame_5;
+  for (const bool cohort : {true, false}) {
+    Sam2TrackerOptions options;
+    options.recondition_cohort = cohort;
+    Sam2Tracker tracker(model().tracker(), options);
+    const auto step = [&](int64_t t, bool recondition) {
+      const auto f = frame(t);
+      const auto predictions = tracker.propagate(f);
+      if (recondition)
+        tracker.recondition(1, f, blob(0.35, 0.3, 0.15));
+      std::vector<torch::Tensor> logits;
+      std::vector<float> scores;
+      for (const auto &p : predictions) {
+        logits.push_back(p.mask_logits);
+        scores.push_back(p.object_score_logit);
+      }
+      tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+    };
+    tracker.add_object(1, frame(0), blob(0.3, 0.3, 0.15));
+    tracker.add_object(2, frame(0), blob(0.7, 0.4, 0.15));
+    step(1, false);
+    step(2, false);
+    tracker.add_object(3, frame(2), blob(0.5, 0.7, 0.15));
+    step(3, false);
+    step(4, true);
+
+    const auto conditioning = [&](int64_t id) {
+      return sorted(tracker.memory_for(id, 5)).conditioning;
+    };
+    const auto reads_as_previous = [&](int64_t id, int64_t t) {
+      const auto previous = tracker.memory_for(id, 5).previous;
+      return std::any_of(previous.begin(), previous.end(),
+                         [t](const auto &p) { return p.first == t; });
+    };
+    EXPECT_EQ(conditioning(1), (std::vector<int64_t>{0, 4}));
+    EXPECT_FALSE(reads_as_previous(1, 4));
+    EXPECT_EQ(conditioning(2), cohort ? (std::vector<int64_t>{0, 4}) : (std::vector<int64_t>{0}))
+        << "cohort " << cohort;
+    EXPECT_EQ(reads_as_previous(2, 4), !cohort) << "cohort " << cohort;
+    EXPECT_EQ(conditioning(3), (std::vector<int64_t>{2}));
+    EXPECT_TRUE(reads_as_previous(3, 4));
+    on_frame_5[cohort] = tracker.propagate(frame(5));
+  }
+  // Reading frame 4 as a conditioning frame changes what the cohort-mate sees (the random
+  // model's masks may all be absent: the object score shows it); the object of the other
+  // cohort reads the same memories either way.
+  const auto diff = [&](size_t k) {
+    const auto &a = on_frame_5[true][k], &b = on_frame_5[false][k];
+    return std::max((a.mask_logits - b.mask_logits).abs().max().item<float>(),
+                    std::abs(a.object_score_logit - b.object_score_logit));
+  };
+  EXPECT_GT(diff(1), 1e-3f);
+  EXPECT_EQ(diff(2), 0.f);
+}
+
+// Propagates `tracker` on frame t and writes the frame's memory from its own predictions, as
+// the loop does; `before_encode` runs in between (a reconditioning).
+template <class Hook>
+std::vector<TrackerPrediction> track(Sam2Tracker &tracker, const TrackerFrame &f,
+                                     Hook before_encode) {
+  const auto predictions = tracker.propagate(f);
+  before_encode();
+  std::vector<torch::Tensor> logits;
+  std::vector<float> scores;
+  for (const auto &p : predictions) {
+    logits.push_back(p.mask_logits);
+    scores.push_back(p.object_score_logit);
+  }
+  tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+  return predictions;
+}
+
+// As the official add_new_points_or_box with use_prev_mem_frame off: a refinement reads no
+// memory; the clicks and the object's previous logits on that frame (clamped to +-32) are the
+// prompt, also when the object was absent there. The clamp itself is not pinned: an absent
+// object's constant kNoObjectScore map leaves the mask embedding's LayerNorm the same as -32.
+TEST_F(TrackerTest, ARefinementReadsNoMemoryAndPromptsWithThePreviousLogits) {
+  auto tracker_model = model().tracker();
+  const auto s = 4 * tracker_model->grid();
+  const auto click = torch::tensor({{0.4f, 0.35f}});
+  const auto positive = torch::tensor({int64_t{1}});
+  auto &bias = tracker_model->mask_decoder->pred_obj_score_head->proj_out->bias;
+  struct RestoreBias {
+    torch::Tensor &bias;
+    torch::Tensor saved;
+    ~RestoreBias() {
+      torch::NoGradGuard no_grad;
+      bias.copy_(saved);
+    }
+  } restore{bias, bias.clone()};
+  for (const bool absent : {false, true}) {
+    Sam2Tracker tracker(tracker_model);
+    tracker.add_object(1, frame(0), blob(0.4, 0.4, 0.2));
+    for (int64_t t = 1; t <= 2; ++t)
+      track(tracker, frame(t), [] {});
+    const auto f = frame(3);
+    // The object score decides between the decoder's logits and kNoObjectScore: absent on
+    // frame 3 or not, then present for the refinement, so that its masks show the prompt.
+    const auto set_bias = [&](double value) {
+      torch::NoGradGuard no_grad;
+      bias.fill_(value);
+    };
+    set_bias(absent ? -1e4 : 1e4);
+    const auto previous = track(tracker, f, [] {})[0].mask_logits;
+    ASSERT_EQ(torch::all(previous == kNoObjectScore).item<bool>(), absent);
+    set_bias(1e4);
+    const auto refined = tracker.add_prompt(1, f, click, positive, torch::Tensor());
+
+    torch::NoGradGuard no_grad;
+    TrackerPrompt prompt;
+    prompt.points =
+        click.mul(static_cast<double>(tracker_model->config().image_size)).view({1, 1, 2});
+    prompt.labels = positive.view({1, 1});
+    const auto expected = tracker_model
+                              ->sam_heads(tracker_model->features_without_memory(f.features[2]),
+                                          {f.features[0], f.features[1]}, prompt,
+                                          previous.clamp(-32, 32).view({1, 1, s, s}),
+                                          tracker_model->use_multimask(false, 1))
+                              .low_res_masks[0];
+    EXPECT_TRUE(torch::allclose(refined.mask_logits, expected, 1e-5, 1e-5))
+        << "absent " << absent << ", max diff "
+        << (refined.mask_logits - expected).abs().max().item<float>();
+  }
+}
+
+// Of more than 16 prompt points the first 8 and the last 8 are kept, as the official tracker
+// predictor does.
+TEST_F(TrackerTest, APromptKeepsTheFirstAndLastEightOfMoreThanSixteenPoints) {
+  torch::manual_seed(3);
+  const auto points = torch::rand({20, 2});
+  const auto labels = torch::arange(20, torch::kInt64).remainder(2);
+  const auto kept = torch::cat({torch::arange(8), torch::arange(12, 20)});
+  Sam2Tracker all(model().tracker()), sixteen(model().tracker());
+  const auto a = all.add_prompt(1, frame(0), points, labels, torch::Tensor());
+  const auto b = sixteen.add_prompt(1, frame(0), points.index_select(0, kept),
+                                    labels.index_select(0, kept), torch::Tensor());
+  EXPECT_TRUE(torch::equal(a.mask_logits, b.mask_logits));
+}
+
+// The official video model gives an object added by a prompt a tracker state of its own, so
+// it is not in the cohort of the objects born on its frame.
+TEST_F(TrackerTest, AnObjectAddedByAPromptHasACohortOfItsOwn) {
+  Sam2Tracker tracker(model().tracker());
+  tracker.add_object(1, frame(0), blob(0.3, 0.3, 0.15));
+  tracker.add_object(2, frame(0), blob(0.7, 0.4, 0.15));
+  tracker.add_prompt(3, frame(0), torch::tensor({{0.5f, 0.7f}}), torch::tensor({int64_t{1}}),
+                     torch::Tensor());
+  for (int64_t t = 1; t <= 3; ++t)
+    track(tracker, frame(t), [] {});
+  const auto f4 = frame(4);
+  track(tracker, f4, [&] { tracker.recondition(1, f4, blob(0.3, 0.3, 0.15)); });
+  EXPECT_EQ(sorted(tracker.memory_for(2, 5)).conditioning, (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(sorted(tracker.memory_for(3, 5)).conditioning, (std::vector<int64_t>{0}));
+}
+
+// A refinement makes its frame a conditioning frame of the cohort and, as the official
+// clear_detector_added_cond_frame_in_tracker, turns the refined object's conditioning frames
+// from mask inputs (birth, reconditioning) within 16 frames back into ordinary frames of the
+// whole cohort, out of the memory selection. A cohort-mate's frames are not its own inputs.
+TEST_F(TrackerTest, ARefinementClearsTheObjectsDetectorFramesNearItForTheCohort) {
+  for (const int64_t refined : {1, 2}) {
+    Sam2Tracker tracker(model().tracker());
+    tracker.add_object(1, frame(0), blob(0.3, 0.3, 0.15));
+    tracker.add_object(2, frame(0), blob(0.7, 0.4, 0.15));
+    for (int64_t t = 1; t <= 20; ++t) {
+      const auto f = frame(t);
+      track(tracker, f, [&] {
+        if (t == 16)
+          tracker.recondition(1, f, blob(0.3, 0.3, 0.15));
+      });
+    }
+    tracker.add_prompt(refined, frame(20), torch::tensor({{0.5f, 0.5f}}),
+                       torch::tensor({int64_t{1}}), torch::Tensor());
+    const std::vector<int64_t> expected =
+        refined == 1 ? std::vector<int64_t>{0, 20} : std::vector<int64_t>{0, 16, 20};
+    for (const int64_t id : {1, 2}) {
+      const auto read = tracker.memory_for(id, 21);
+      EXPECT_EQ(sorted(read).conditioning, expected) << "refined " << refined << ", object " << id;
+      if (refined == 1) {
+        for (const auto &[t, position] : read.previous)
+          EXPECT_NE(t, 16) << "object " << id;
+        for (const auto &[t, offset] : read.pointers)
+          EXPECT_NE(t, 16) << "object " << id;
+      }
+    }
+  }
+}
+
 TEST_F(TrackerTest, RemoveAndResetForgetObjects) {
   Sam2Tracker tracker(model().tracker());
   const auto f0 = frame(0);

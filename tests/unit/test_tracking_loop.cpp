@@ -720,6 +720,31 @@ TEST(TrackingLoop, InteractiveObjectsAddRefineRemove) {
       std::invalid_argument);
 }
 
+// The official video model scores an object 1.0 once a user prompted it (added or refined),
+// and takes it as certain (tracker probability 1.0) on the prompted frame.
+TEST(TrackingLoop, APromptedObjectScoresOne) {
+  Scene run(raw_options(1));
+  run.step(0, {{2, 2, 10, 10, 0.75f}});
+  run.step(1, {{2, 2, 10, 10, 0.75f}});
+  run.loop.refine_object(0, frame_at(1), torch::tensor({{0.2f, 0.2f}}), torch::tensor({1}));
+  const int64_t added = run.loop.add_object(frame_at(1), torch::Tensor(), torch::Tensor(),
+                                            torch::tensor({0.5f, 0.5f, 0.9f, 0.9f}), 0);
+  run.step(2, {{4, 4, 8, 8, 0.75f}});
+  run.finish();
+  ASSERT_EQ(run.outputs.size(), 3u);
+  const auto *before = find_object(run.outputs[0], 0);
+  const auto *refined = find_object(run.outputs[1], 0);
+  const auto *prompted = find_object(run.outputs[1], added);
+  const auto *after = find_object(run.outputs[2], 0);
+  ASSERT_TRUE(before && refined && prompted && after);
+  EXPECT_FLOAT_EQ(before->score, 0.75f);
+  EXPECT_FLOAT_EQ(refined->score, 1.f);
+  EXPECT_FLOAT_EQ(refined->tracker_probability, 1.f);
+  EXPECT_FLOAT_EQ(prompted->tracker_probability, 1.f);
+  EXPECT_FLOAT_EQ(after->score, 1.f);
+  EXPECT_LT(after->tracker_probability, 1.f); // tracked again
+}
+
 TEST(TrackingLoop, ResetForgetsObjectsButNeverReusesIds) {
   Scene run(raw_options());
   run.step(0, {{4, 4, 12, 12, 0.9f}});

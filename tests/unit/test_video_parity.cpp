@@ -123,8 +123,8 @@ std::string *VideoParity::root_ = nullptr;
 
 // The settings under which our loop is transformers' loop (each a departure of transformers
 // from the official SAM 3, docs/parity.md): no memory selection, its mask-input and memory-mask
-// paths, frames released as its iterator releases them, masks before its video-size non-overlap,
-// nothing retired for being lost.
+// paths, reconditioning per object, frames released as its iterator releases them, masks before
+// its video-size non-overlap, nothing retired for being lost.
 // With as_transformers false, the official rules (our defaults) run instead.
 std::map<std::string, torch::Tensor> run_clip(const std::string &model_dir,
                                               const sam3::SafetensorsFile &reference,
@@ -144,6 +144,7 @@ std::map<std::string, torch::Tensor> run_clip(const std::string &model_dir,
     tracker_options.binarize_memory_mask_before_resize = false;
     tracker_options.transformers_mask_inputs = true;
     tracker_options.rewrite_memory_on_births = true;
+    tracker_options.recondition_cohort = false;
     options.shrinkage_at_memory_resolution = false;
     options.non_overlapping_births = false;
   } else {
