@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -205,17 +206,14 @@ protected:
     delete model_;
   }
   static std::string model() { return *model_; }
-  // The reference of `behaviour` ("transformers", "official"; "-bf16" appended: computed in
-  // bf16), generated on first use: at full size each one takes minutes.
-  static std::string reference(const std::string &behaviour) {
-    const auto path = *root_ + "/" + behaviour + ".safetensors";
+  // The reference of `behaviour` ("transformers" or "official") computed in `dtype`, generated
+  // on first use: at full size each one takes minutes.
+  static std::string reference(const std::string &behaviour, const std::string &dtype = "fp32") {
+    const auto path =
+        *root_ + "/" + behaviour + (dtype == "fp32" ? "" : "-" + dtype) + ".safetensors";
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
-      const auto bf16 = behaviour.size() > 5 && behaviour.substr(behaviour.size() - 5) == "-bf16";
-      make_reference(model(), path,
-                     bf16 ? behaviour.substr(0, behaviour.size() - 5) + " --dtype bf16"
-                          : behaviour);
-    }
+    if (::stat(path.c_str(), &st) != 0)
+      make_reference(model(), path, behaviour + " --dtype " + dtype);
     return path;
   }
   static std::string *root_, *model_;
@@ -255,7 +253,7 @@ TEST_F(DetectorParity, OfficialBehaviourIsTheDefaultAndMatchesItsReference) {
 // bf16 on both sides, our default (official) composition: per prompt, the same best queries
 // as transformers in bf16 and the same masks (RankingResult says why not per stage).
 TEST_F(DetectorParity, Bf16KeepsTransformersBestInstancesAndTheirMasks) {
-  const auto ref = sam3::SafetensorsFile::open(reference("official-bf16"));
+  const auto ref = sam3::SafetensorsFile::open(reference("official", "bf16"));
   ASSERT_EQ(ref.metadata().at("dtype"), "bf16");
   auto loaded = sam3::Model::load(model(), torch::kCPU, sam3::Precision::kBFloat16);
   auto &detector = loaded->detector();
@@ -280,21 +278,18 @@ TEST_F(DetectorParity, Bf16KeepsTransformersBestInstancesAndTheirMasks) {
   const auto fp32 = sam3::SafetensorsFile::open(reference("official"));
   std::vector<RankingResult> results, ours_fp32, theirs_fp32;
   for (const auto &[prefix, o] : outputs) {
-    auto logits = o.pred_logits, presence = o.presence_logits;
-    auto masks = o.pred_masks.to(torch::kFloat32);
-    auto rank = [&](const sam3::SafetensorsFile &a, const sam3::SafetensorsFile &b) {
-      return compare_ranking(
-          prefix, 5, a.tensor(prefix + ".pred_logits"), a.tensor(prefix + ".presence_logits"),
-          a.tensor(prefix + ".pred_masks"), b.tensor(prefix + ".pred_logits"),
-          b.tensor(prefix + ".presence_logits"), b.tensor(prefix + ".pred_masks"));
+    using Scored = std::array<torch::Tensor, 3>; // logits, presence logits, mask logits
+    const Scored ours = {o.pred_logits, o.presence_logits, o.pred_masks.to(torch::kFloat32)};
+    const auto stored = [&, prefix = prefix](const sam3::SafetensorsFile &f) {
+      return Scored{f.tensor(prefix + ".pred_logits"), f.tensor(prefix + ".presence_logits"),
+                    f.tensor(prefix + ".pred_masks")};
     };
-    results.push_back(compare_ranking(
-        prefix, 5, logits, presence, masks, ref.tensor(prefix + ".pred_logits"),
-        ref.tensor(prefix + ".presence_logits"), ref.tensor(prefix + ".pred_masks")));
-    ours_fp32.push_back(compare_ranking(
-        prefix, 5, logits, presence, masks, fp32.tensor(prefix + ".pred_logits"),
-        fp32.tensor(prefix + ".presence_logits"), fp32.tensor(prefix + ".pred_masks")));
-    theirs_fp32.push_back(rank(ref, fp32));
+    const auto rank = [&, prefix = prefix](const Scored &a, const Scored &b) {
+      return compare_ranking(prefix, 5, a[0], a[1], a[2], b[0], b[1], b[2]);
+    };
+    results.push_back(rank(ours, stored(ref)));
+    ours_fp32.push_back(rank(ours, stored(fp32)));
+    theirs_fp32.push_back(rank(stored(ref), stored(fp32)));
   }
   print_ranking(results, "bf16, ours against transformers (official behaviour)");
   print_ranking(ours_fp32, "ours in bf16 against transformers in fp32");

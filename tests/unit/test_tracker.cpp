@@ -463,6 +463,23 @@ TEST_F(TrackerTest, ReconditioningMakesAConditioningFrame) {
 // makes the frame a conditioning frame of all of them (read at temporal position 0, no longer
 // a memory-selection candidate), whatever their own score; objects born on another frame are
 // untouched. transformers (recondition_cohort false) moves the reconditioned object's only.
+// Propagates `tracker` on frame t and writes the frame's memory from its own predictions, as
+// the loop does; `before_encode` runs in between (a reconditioning).
+template <class Hook>
+std::vector<TrackerPrediction> track(Sam2Tracker &tracker, const TrackerFrame &f,
+                                     Hook before_encode) {
+  const auto predictions = tracker.propagate(f);
+  before_encode();
+  std::vector<torch::Tensor> logits;
+  std::vector<float> scores;
+  for (const auto &p : predictions) {
+    logits.push_back(p.mask_logits);
+    scores.push_back(p.object_score_logit);
+  }
+  tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+  return predictions;
+}
+
 TEST_F(TrackerTest, ReconditioningMakesTheFrameConditioningForTheWholeCohort) {
   std::map<bool, std::vector<TrackerPrediction>> on_frame_5;
   for (const bool cohort : {true, false}) {
@@ -471,16 +488,10 @@ TEST_F(TrackerTest, ReconditioningMakesTheFrameConditioningForTheWholeCohort) {
     Sam2Tracker tracker(model().tracker(), options);
     const auto step = [&](int64_t t, bool recondition) {
       const auto f = frame(t);
-      const auto predictions = tracker.propagate(f);
-      if (recondition)
-        tracker.recondition(1, f, blob(0.35, 0.3, 0.15));
-      std::vector<torch::Tensor> logits;
-      std::vector<float> scores;
-      for (const auto &p : predictions) {
-        logits.push_back(p.mask_logits);
-        scores.push_back(p.object_score_logit);
-      }
-      tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+      track(tracker, f, [&] {
+        if (recondition)
+          tracker.recondition(1, f, blob(0.35, 0.3, 0.15));
+      });
     };
     tracker.add_object(1, frame(0), blob(0.3, 0.3, 0.15));
     tracker.add_object(2, frame(0), blob(0.7, 0.4, 0.15));
@@ -517,23 +528,6 @@ TEST_F(TrackerTest, ReconditioningMakesTheFrameConditioningForTheWholeCohort) {
   };
   EXPECT_GT(diff(1), 1e-3f);
   EXPECT_EQ(diff(2), 0.f);
-}
-
-// Propagates `tracker` on frame t and writes the frame's memory from its own predictions, as
-// the loop does; `before_encode` runs in between (a reconditioning).
-template <class Hook>
-std::vector<TrackerPrediction> track(Sam2Tracker &tracker, const TrackerFrame &f,
-                                     Hook before_encode) {
-  const auto predictions = tracker.propagate(f);
-  before_encode();
-  std::vector<torch::Tensor> logits;
-  std::vector<float> scores;
-  for (const auto &p : predictions) {
-    logits.push_back(p.mask_logits);
-    scores.push_back(p.object_score_logit);
-  }
-  tracker.encode_memories(f, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
-  return predictions;
 }
 
 // As the official add_new_points_or_box with use_prev_mem_frame off: a refinement reads no
