@@ -116,8 +116,10 @@ Detections prepare_detections(const FrameDetections &in, int64_t side,
 
 struct TrackingLoop::Association {
   std::vector<bool> nonempty;
-  std::vector<bool> unmatched;    // non-empty and no detection at IoU >= trk_assoc_iou_thresh
-  std::vector<int64_t> best_det;  // the detection with the highest such IoU, or -1
+  std::vector<bool> unmatched; // non-empty and no detection at IoU >= trk_assoc_iou_thresh
+  // Matched one to one (pairs by falling IoU >= trk_assoc_iou_thresh, the older track first on
+  // a tie): what keeps a track from counting as lost (TrackOptions::max_lost_frames).
+  std::vector<bool> held;
   std::vector<int64_t> confident; // reconditioning detection (high prob and IoU), or -1
   std::vector<std::vector<int64_t>> det_to_tracks; // track indices at IoU >= assoc_iou_thresh
   std::vector<int64_t> new_dets;
@@ -150,7 +152,7 @@ TrackingLoop::Association TrackingLoop::associate(const torch::Tensor &det_masks
   Association a;
   a.nonempty.assign(n, false);
   a.unmatched.assign(n, false);
-  a.best_det.assign(n, -1);
+  a.held.assign(n, false);
   a.confident.assign(n, -1);
   a.det_to_tracks.resize(d);
   if (n == 0) {
@@ -179,15 +181,31 @@ TrackingLoop::Association TrackingLoop::associate(const torch::Tensor &det_masks
       if (det_labels[i] != track_labels[t])
         iou[i][t] = 0.f;
 
-  std::vector<float> best_iou(n, -1.f);
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t t = 0; t < n; ++t)
-      if (iou[i][t] >= v.trk_assoc_iou_thresh && iou[i][t] > best_iou[t]) {
-        best_iou[t] = iou[i][t];
-        a.best_det[t] = i;
+  struct Pair {
+    float iou;
+    int64_t first_frame, det, track;
+  };
+  std::vector<Pair> pairs;
+  for (int64_t t = 0; t < n; ++t) {
+    bool matched = false;
+    for (int64_t i = 0; i < d; ++i)
+      if (iou[i][t] >= v.trk_assoc_iou_thresh) {
+        matched = true;
+        pairs.push_back({iou[i][t], tracks_.at(track_ids[t]).first_frame, i, t});
       }
-  for (int64_t t = 0; t < n; ++t)
-    a.unmatched[t] = a.nonempty[t] && a.best_det[t] < 0;
+    a.unmatched[t] = a.nonempty[t] && !matched;
+  }
+  std::sort(pairs.begin(), pairs.end(), [](const Pair &x, const Pair &y) {
+    return x.iou != y.iou ? x.iou > y.iou
+                          : (x.first_frame != y.first_frame ? x.first_frame < y.first_frame
+                                                            : x.track < y.track);
+  });
+  std::vector<bool> det_taken(d, false);
+  for (const auto &p : pairs)
+    if (!det_taken[p.det] && !a.held[p.track]) {
+      det_taken[p.det] = true;
+      a.held[p.track] = true;
+    }
 
   for (int64_t i = 0; i < d; ++i) {
     int64_t argmax = 0;
@@ -233,7 +251,7 @@ std::vector<int64_t> TrackingLoop::update_hotstart(int64_t frame_index,
     }
     if (v.decrease_trk_keep_alive_for_empty_masklets && !association.nonempty[t])
       track.keep_alive = std::max(v.min_trk_keep_alive, track.keep_alive - 1);
-    track.lost_frames = association.best_det[t] >= 0 ? 0 : track.lost_frames + 1;
+    track.lost_frames = association.held[t] ? 0 : track.lost_frames + 1;
   }
   for (size_t t = 0; t < n; ++t) {
     const auto &track = tracks_.at(track_ids[t]);

@@ -65,6 +65,10 @@ struct TrackOptions {
   // of its label matched it (IoU >= trk_assoc_iou_thresh; empty masks count), so that objects
   // that left the scene of an endless stream are dropped. 0 = never, as the reference (which
   // tracks them until the video ends, each costing a tracker step per frame).
+  // A detection keeps only one track alive (pairs taken by falling IoU, the older track first
+  // on a tie): tracks that drifted onto one object, or a weak tracker's identical masks, are
+  // duplicates the reference's duplicate rule only removes within hotstart; without this they
+  // would all stay alive on one detection and pile up.
   // The default is the reference's keep-alive span (max_trk_keep_alive, 30): a track unmatched
   // that long is already hidden by the reference's keep-alive rule, so retiring it changes no
   // output; it only gives up the chance to come back under its old id after a longer gap.

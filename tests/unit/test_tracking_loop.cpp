@@ -54,6 +54,7 @@ public:
     int64_t dx = 0, dy = 0;
     bool lost = false;
     float logit = 5.f;
+    torch::Tensor pinned; // when defined, propagated whatever the memory holds (a stuck tracker)
   };
   struct Recondition {
     int64_t object_id;
@@ -72,6 +73,8 @@ public:
       if (o.lost) {
         p.mask_logits = torch::full({S, S}, -20.f);
         p.object_score_logit = -5.f;
+      } else if (o.pinned.defined()) {
+        p.mask_logits = o.pinned.clone();
       } else {
         p.mask_logits = shift(o.mask, o.dx, o.dy);
         p.object_score_logit = o.logit;
@@ -458,6 +461,30 @@ TEST(TrackingLoop, YoungerOfTwoDuplicateTracksIsRemoved) {
   EXPECT_EQ(run.tracker->removed, (std::vector<int64_t>{1}));
   EXPECT_EQ(find_object(run.outputs[11], 1), nullptr);
   EXPECT_NE(find_object(run.outputs[10], 1), nullptr);
+}
+
+TEST(TrackingLoop, TracksStuckOnOneDetectionAreRetiredButTheOldest) {
+  // Past hotstart, tracks B and C get stuck on A's mask (what a weak tracker does): one
+  // detection then matches all three. Only A, the oldest, is kept alive by it; B and C count as
+  // lost and are retired after max_lost_frames, so duplicates cannot pile up on a stream.
+  auto options = raw_options();
+  options.max_lost_frames = 10;
+  Scene run(options);
+  const Det a{0, 0, 8, 8, 0.9f}, b{12, 0, 20, 8, 0.9f}, c{0, 12, 8, 20, 0.9f};
+  for (int64_t f = 0; f < 20; ++f)
+    run.step(f, {a, b, c});
+  ASSERT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0, 1, 2}));
+  run.tracker->object(1).pinned = rect(0, 0, 8, 8);
+  run.tracker->object(2).pinned = rect(0, 0, 8, 8);
+  for (int64_t f = 20; f < 29; ++f)
+    run.step(f, {a});
+  EXPECT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0, 1, 2})); // 9 frames lost so far
+  run.step(29, {a});
+  EXPECT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(run.tracker->removed, (std::vector<int64_t>{1, 2}));
+  for (int64_t f = 30; f < 60; ++f)
+    run.step(f, {a});
+  EXPECT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0}));
 }
 
 TEST(TrackingLoop, ReconditionsConfidentTracksOnEveryNthFrameOnly) {
