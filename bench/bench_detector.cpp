@@ -2,15 +2,20 @@
 //
 //   bench_detector [--preset tiny|full | --model DIR] [--device cpu|cuda]
 //                  [--precision fp32|bf16|fp16] [--iterations N] [--warmup N] [--csv]
+//                  [--profile TRACE.json]
 //
 // Without --model the weights are random (model/test_model.h); speed does not depend on their
 // values. --model loads a model folder (bench/compare_detector.py passes the folder it also
 // gives transformers). --csv prints "stage,median_ms,min_ms" lines instead of the table.
+// --profile runs one more vision encoder pass under LibTorch's profiler and writes its operators
+// as a Chrome trace (bench/compare_detector.py --profile sets them beside transformers').
 #include "common/threads.h"
 #include "detector/detector.h"
 #include "image/preprocess.h"
 #include "model/model.h"
 #include "model/test_model.h"
+
+#include <torch/csrc/autograd/profiler_kineto.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,7 +49,7 @@ struct Stats {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string preset = "tiny", device_name = "cpu", precision_name = "fp32", model_dir;
+  std::string preset = "tiny", device_name = "cpu", precision_name = "fp32", model_dir, profile;
   int iterations = 5, warmup = 1;
   bool csv = false;
   for (int i = 1; i < argc; ++i) {
@@ -70,6 +75,8 @@ int main(int argc, char **argv) {
       iterations = std::stoi(v);
     else if (a == "--warmup")
       warmup = std::stoi(v);
+    else if (a == "--profile")
+      profile = v;
     else {
       std::cerr << "unknown option " << a << "\n";
       return 2;
@@ -139,6 +146,19 @@ int main(int argc, char **argv) {
           order[4], [&] { det->detect(vision, text, boxes); }, rec);
       if (rec)
         stats[order[5]].ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+
+    if (!profile.empty()) {
+      namespace prof = torch::autograd::profiler;
+      using torch::profiler::impl::ActivityType;
+      auto pixels = sam3::preprocess_image(frame, size, device, dtype);
+      const torch::profiler::impl::ProfilerConfig config(
+          torch::profiler::impl::ProfilerState::KINETO);
+      prof::prepareProfiler(config, {ActivityType::CPU});
+      prof::enableProfiler(config, {ActivityType::CPU});
+      det->encode_image(pixels);
+      sync(device);
+      prof::disableProfiler()->save(profile);
     }
 
     if (csv) {

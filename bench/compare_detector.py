@@ -2,7 +2,7 @@
 """The detector's speed, ours against transformers' Sam3Model, in one run.
 
     .venv/bin/python bench/compare_detector.py [--preset tiny|full] [--precision fp32|bf16]
-        [--threads N] [--iterations K] [--build DIR] [--model DIR]
+        [--threads N] [--iterations K] [--build DIR] [--model DIR] [--profile]
 
 Both sides get the same seeded weights (a folder from sam3-make-test-model, or --model), the
 same 1280x720 frame and prompt, the same thread count, and the same prompt composition (the
@@ -14,9 +14,15 @@ Prints, per stage, the median ms of each side, transformers / ours (> 1: ours is
 stage's GFLOP (counted on the transformers side with torch.utils.flop_counter) and the GFLOP/s
 each side reaches, with the fraction of the machine's peak (threads x clock x FLOP per cycle,
 as bench_matmul states it).
+
+--profile adds a second table: one vision encoder pass of each side under the PyTorch profiler,
+per operator the self time (time not spent in a nested operator) and call count, so a gap in
+the ViT can be read operator by operator.
 """
 
 import argparse
+import collections
+import json
 import os
 import statistics
 import subprocess
@@ -65,6 +71,9 @@ def parse_args():
     p.add_argument("--iterations", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--profile", action="store_true",
+                   help="also print per-operator self times of one vision encoder pass")
+    p.add_argument("--profile-rows", type=int, default=20)
     return p.parse_args()
 
 
@@ -82,6 +91,58 @@ def gflop(fn):
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops() / 1e9
+
+
+def operator_self_times(trace_path):
+    """{operator: [self ms, calls]} of a Chrome trace's CPU operators (nesting per thread)."""
+    with open(trace_path) as f:
+        events = json.load(f)["traceEvents"]
+    ops = [e for e in events if e.get("ph") == "X" and e.get("cat") == "cpu_op"]
+    out = collections.defaultdict(lambda: [0.0, 0])
+    by_thread = collections.defaultdict(list)
+    for e in ops:
+        by_thread[(e.get("pid"), e.get("tid"))].append(e)
+    for events_of_thread in by_thread.values():
+        events_of_thread.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []  # [end, event, child time]
+        for e in events_of_thread + [None]:
+            while stack and (e is None or e["ts"] >= stack[-1][0]):
+                end, done, children = stack.pop()
+                out[done["name"]][0] += (done["dur"] - children) / 1000
+                out[done["name"]][1] += 1
+                if stack:
+                    stack[-1][2] += done["dur"]
+            if e is not None:
+                stack.append([e["ts"] + e["dur"], e, 0.0])
+    return out
+
+
+def print_profiles(ours, theirs, rows):
+    total_ours = sum(v[0] for v in ours.values())
+    total_theirs = sum(v[0] for v in theirs.values())
+    print()
+    print(f"Vision encoder, one pass, self time per operator (ours {total_ours:.0f} ms, "
+          f"transformers {total_theirs:.0f} ms in operators)")
+    print()
+    print("| operator | ours ms | calls | transformers ms | calls | ours - transformers ms |")
+    print("|---|---|---|---|---|---|")
+    names = sorted(set(ours) | set(theirs),
+                   key=lambda n: -max(ours.get(n, [0])[0], theirs.get(n, [0])[0]))
+    for name in names[:rows]:
+        mine, ref = ours.get(name, [0.0, 0]), theirs.get(name, [0.0, 0])
+        print(f"| {name} | {mine[0]:.1f} | {mine[1]} | {ref[0]:.1f} | {ref[1]} | "
+              f"{mine[0] - ref[0]:+.1f} |")
+
+
+@torch.no_grad()
+def transformers_profile(model_dir, dtype, trace_path):
+    model = make_reference.load_model(model_dir, dtype, torch.device("cpu"), "sdpa", "official")
+    size = model.config.vision_config.backbone_config.image_size
+    pixels = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dtype)
+    model.vision_encoder(pixels)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        model.vision_encoder(pixels)
+    prof.export_chrome_trace(trace_path)
 
 
 @torch.no_grad()
@@ -131,11 +192,12 @@ def transformers_side(model_dir, dtype, iterations, warmup):
     return medians, flops
 
 
-def ours_side(build, model_dir, precision, threads, iterations, warmup):
+def ours_side(build, model_dir, precision, threads, iterations, warmup, trace_path=None):
     env = dict(os.environ, SAM3_THREADS=str(threads))
+    extra = ["--profile", trace_path] if trace_path else []
     out = subprocess.run([os.path.join(build, "bench", "bench_detector"), "--model", model_dir,
                           "--precision", precision, "--iterations", str(iterations),
-                          "--warmup", str(warmup), "--csv"],
+                          "--warmup", str(warmup), "--csv"] + extra,
                          env=env, check=True, capture_output=True, text=True).stdout
     medians = {}
     for line in out.splitlines():
@@ -156,8 +218,13 @@ def main():
                             args.preset, "--seed", "0", model_dir], check=True,
                            stdout=subprocess.DEVNULL)
         theirs, flops = transformers_side(model_dir, dtype, args.iterations, args.warmup)
+        our_trace = os.path.join(tmp, "ours.json") if args.profile else None
         ours = ours_side(args.build, model_dir, args.precision, args.threads, args.iterations,
-                         args.warmup)
+                         args.warmup, our_trace)
+        if args.profile:
+            their_trace = os.path.join(tmp, "transformers.json")
+            transformers_profile(model_dir, dtype, their_trace)
+            profiles = operator_self_times(our_trace), operator_self_times(their_trace)
 
     peak = cpu_peak_gflops(args.threads, dtype)
     print(f"SAM 3 detector, {args.model or 'preset ' + args.preset}, cpu, {args.precision}, "
@@ -178,6 +245,8 @@ def main():
             rate_text, work_text = ["-", "-"], "-"
         print(f"| {stage} | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x | {work_text} | "
               f"{rate_text[0]} | {rate_text[1]} |")
+    if args.profile:
+        print_profiles(*profiles, args.profile_rows)
 
 
 if __name__ == "__main__":

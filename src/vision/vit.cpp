@@ -95,15 +95,20 @@ ViTAttentionImpl::ViTAttentionImpl(const VitConfig &config)
 }
 
 torch::Tensor ViTAttentionImpl::forward(const torch::Tensor &x, const RopeTables &rope) {
-  const auto B = x.size(0), h = x.size(1), w = x.size(2);
+  const auto B = x.size(0), h = x.size(1), w = x.size(2), C = x.size(3);
+  // The projections see 2-D token rows: at::linear fuses the bias into the GEMM (addmm) only
+  // for 2-D (and contiguous 3-D) inputs; a 4-D input takes matmul plus a separate bias add,
+  // 5 % of the full-size ViT.
+  const auto tokens = x.reshape({B * h * w, C});
   auto heads = [&](const torch::Tensor &t) {
-    return t.reshape({B, h * w, num_heads_, head_dim_}).transpose(1, 2);
+    return t.view({B, h * w, num_heads_, head_dim_}).transpose(1, 2);
   };
-  auto [q, k] = apply_rope(heads(q_proj(x)), heads(k_proj(x)), rope);
-  auto v = heads(v_proj(x));
+  auto [q, k] = apply_rope(heads(q_proj(tokens)), heads(k_proj(tokens)), rope);
+  auto v = heads(v_proj(tokens));
   auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
                                               1.0 / std::sqrt(static_cast<double>(head_dim_)));
-  return o_proj(out.transpose(1, 2).reshape({B, h, w, num_heads_ * head_dim_}));
+  return o_proj(out.transpose(1, 2).reshape({B * h * w, num_heads_ * head_dim_}))
+      .view({B, h, w, C});
 }
 
 ViTMlpImpl::ViTMlpImpl(const VitConfig &config) {
@@ -112,8 +117,10 @@ ViTMlpImpl::ViTMlpImpl(const VitConfig &config) {
 }
 
 torch::Tensor ViTMlpImpl::forward(const torch::Tensor &x) {
-  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other.
-  return fc2(torch::gelu(fc1(x)));
+  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other. 2-D
+  // rows for the fused-bias GEMM, as in the attention.
+  const auto tokens = x.reshape({-1, x.size(-1)});
+  return fc2(torch::gelu(fc1(tokens))).view(x.sizes());
 }
 
 ViTLayerImpl::ViTLayerImpl(const VitConfig &config, int64_t window) : window_(window) {
