@@ -7,8 +7,9 @@
 // Without --model the weights are random (model/test_model.h); speed does not depend on their
 // values. --model loads a model folder (bench/compare_detector.py passes the folder it also
 // gives transformers). --csv prints "stage,median_ms,min_ms" lines instead of the table.
-// --profile runs one more vision encoder pass under LibTorch's profiler and writes its operators
-// as a Chrome trace (bench/compare_detector.py --profile sets them beside transformers').
+// --profile runs one more frame (vision encoder, text encoder, heads with the text prompt) under
+// LibTorch's profiler and writes its operators as a Chrome trace (bench/compare_detector.py
+// --profile sets them beside transformers').
 #include "common/threads.h"
 #include "detector/detector.h"
 #include "image/preprocess.h"
@@ -156,7 +157,7 @@ int main(int argc, char **argv) {
           torch::profiler::impl::ProfilerState::KINETO);
       prof::prepareProfiler(config, {ActivityType::CPU});
       prof::enableProfiler(config, {ActivityType::CPU});
-      det->encode_image(pixels);
+      det->detect(det->encode_image(pixels), det->encode_text(ids, mask));
       sync(device);
       prof::disableProfiler()->save(profile);
     }

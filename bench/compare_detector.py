@@ -15,7 +15,8 @@ stage's GFLOP (counted on the transformers side with torch.utils.flop_counter) a
 each side reaches, with the fraction of the machine's peak (threads x clock x FLOP per cycle,
 as bench_matmul states it).
 
---profile adds a second table: one vision encoder pass of each side under the PyTorch profiler,
+--profile adds a second table: one frame of each side (vision encoder, text encoder and heads
+with a text prompt, the frame's pixels already pre-processed) under the PyTorch profiler,
 per operator the self time (time not spent in a nested operator) and call count, so a gap in
 the ViT can be read operator by operator.
 """
@@ -72,7 +73,7 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--profile", action="store_true",
-                   help="also print per-operator self times of one vision encoder pass")
+                   help="also print per-operator self times of one frame")
     p.add_argument("--profile-rows", type=int, default=20)
     return p.parse_args()
 
@@ -121,8 +122,8 @@ def print_profiles(ours, theirs, rows):
     total_ours = sum(v[0] for v in ours.values())
     total_theirs = sum(v[0] for v in theirs.values())
     print()
-    print(f"Vision encoder, one pass, self time per operator (ours {total_ours:.0f} ms, "
-          f"transformers {total_theirs:.0f} ms in operators)")
+    print(f"One frame with a text prompt (vision encoder, text encoder, heads), self time per "
+          f"operator (ours {total_ours:.0f} ms, transformers {total_theirs:.0f} ms in operators)")
     print()
     print("| operator | ours ms | calls | transformers ms | calls | ours - transformers ms |")
     print("|---|---|---|---|---|---|")
@@ -135,18 +136,7 @@ def print_profiles(ours, theirs, rows):
 
 
 @torch.no_grad()
-def transformers_profile(model_dir, dtype, trace_path):
-    model = make_reference.load_model(model_dir, dtype, torch.device("cpu"), "sdpa", "official")
-    size = model.config.vision_config.backbone_config.image_size
-    pixels = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dtype)
-    model.vision_encoder(pixels)
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        model.vision_encoder(pixels)
-    prof.export_chrome_trace(trace_path)
-
-
-@torch.no_grad()
-def transformers_side(model_dir, dtype, iterations, warmup):
+def transformers_side(model_dir, dtype, iterations, warmup, trace_path=None):
     model = make_reference.load_model(model_dir, dtype, torch.device("cpu"), "sdpa", "official")
     size = model.config.vision_config.backbone_config.image_size
     processor = Sam3ImageProcessor(size={"height": size, "width": size})
@@ -187,6 +177,11 @@ def transformers_side(model_dir, dtype, iterations, warmup):
     flops[STAGES[3]] = gflop(lambda: heads(vision, text, False))
     flops[STAGES[4]] = gflop(lambda: heads(vision, text, True))
     flops[STAGES[5]] = flops[STAGES[1]] + flops[STAGES[2]] + flops[STAGES[3]]
+    if trace_path:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            heads(model.vision_encoder(pixels), make_reference.text_embeddings(model, ids, mask),
+                  False)
+        prof.export_chrome_trace(trace_path)
     medians = {k: statistics.median(v) for k, v in stats.items()}
     medians[STAGES[5]] = sum(medians[s] for s in STAGES[:4])
     return medians, flops
@@ -217,13 +212,13 @@ def main():
             subprocess.run([os.path.join(args.build, "tools", "sam3-make-test-model"), "--preset",
                             args.preset, "--seed", "0", model_dir], check=True,
                            stdout=subprocess.DEVNULL)
-        theirs, flops = transformers_side(model_dir, dtype, args.iterations, args.warmup)
-        our_trace = os.path.join(tmp, "ours.json") if args.profile else None
+        our_trace, their_trace = (os.path.join(tmp, f"{side}.json") if args.profile else None
+                                  for side in ("ours", "transformers"))
+        theirs, flops = transformers_side(model_dir, dtype, args.iterations, args.warmup,
+                                          their_trace)
         ours = ours_side(args.build, model_dir, args.precision, args.threads, args.iterations,
                          args.warmup, our_trace)
         if args.profile:
-            their_trace = os.path.join(tmp, "transformers.json")
-            transformers_profile(model_dir, dtype, their_trace)
             profiles = operator_self_times(our_trace), operator_self_times(their_trace)
 
     peak = cpu_peak_gflops(args.threads, dtype)

@@ -8,6 +8,17 @@
 
 namespace sam3 {
 
+// torch::nn::Linear (same parameters, same names) that hands the GEMM 2-D rows whatever the
+// input's leading dimensions and layout: at::linear fuses the bias into the GEMM (addmm) only
+// for 2-D and contiguous 3-D inputs, and otherwise runs matmul plus a separate bias add (5 % of
+// the full-size ViT; bench/compare_detector.py --profile shows it).
+class LinearImpl : public torch::nn::LinearImpl {
+public:
+  using torch::nn::LinearImpl::LinearImpl;
+  torch::Tensor forward(const torch::Tensor &input);
+};
+TORCH_MODULE(Linear);
+
 // Multi-head attention with its own projections (transformers' Sam3Attention):
 // parameters q_proj, k_proj, v_proj, o_proj.
 class ProjectedAttentionImpl : public torch::nn::Module {
@@ -19,7 +30,7 @@ public:
   torch::Tensor forward(const torch::Tensor &query, const torch::Tensor &key,
                         const torch::Tensor &value, const c10::optional<torch::Tensor> &mask = {});
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
 private:
   int64_t num_heads_;
@@ -33,7 +44,7 @@ public:
 
   torch::Tensor forward(const torch::Tensor &x);
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 
 private:
   bool gelu_;

@@ -2,6 +2,8 @@
 // names it reproduces (the "detector_model." sub-tree of a Sam3VideoModel file).
 #pragma once
 
+#include "common/layers.h"
+
 #include "detector/detector_outputs.h"
 #include "detector/detr_decoder.h"
 #include "detector/detr_encoder.h"
@@ -45,7 +47,7 @@ public:
 
   VisionEncoder vision_encoder{nullptr};
   TextEncoder text_encoder{nullptr};
-  torch::nn::Linear text_projection{nullptr};
+  Linear text_projection{nullptr};
   GeometryEncoder geometry_encoder{nullptr};
   DetrEncoder detr_encoder{nullptr};
   DetrDecoder detr_decoder{nullptr};

@@ -30,12 +30,12 @@ DecoderMlpImpl::DecoderMlpImpl(int64_t input_dim, int64_t hidden_dim, int64_t ou
                                int64_t num_layers) {
   TORCH_CHECK(num_layers == 2 || num_layers == 3, "decoder MLP supports 2 or 3 layers, got ",
               num_layers);
-  layer1 = register_module("layer1", torch::nn::Linear(input_dim, hidden_dim));
+  layer1 = register_module("layer1", Linear(input_dim, hidden_dim));
   if (num_layers == 2) {
-    layer2 = register_module("layer2", torch::nn::Linear(hidden_dim, output_dim));
+    layer2 = register_module("layer2", Linear(hidden_dim, output_dim));
   } else {
-    layer2 = register_module("layer2", torch::nn::Linear(hidden_dim, hidden_dim));
-    layer3 = register_module("layer3", torch::nn::Linear(hidden_dim, output_dim));
+    layer2 = register_module("layer2", Linear(hidden_dim, hidden_dim));
+    layer3 = register_module("layer3", Linear(hidden_dim, output_dim));
   }
 }
 

@@ -2,6 +2,8 @@
 // position bias (transformers' Sam3DetrDecoder, facebookresearch/sam3 TransformerDecoder).
 #pragma once
 
+#include "common/layers.h"
+
 #include "detector/detr_encoder.h"
 #include "model/config.h"
 
@@ -17,7 +19,7 @@ public:
 
   torch::Tensor forward(const torch::Tensor &x);
 
-  torch::nn::Linear layer1{nullptr}, layer2{nullptr}, layer3{nullptr};
+  Linear layer1{nullptr}, layer2{nullptr}, layer3{nullptr};
 };
 TORCH_MODULE(DecoderMlp);
 

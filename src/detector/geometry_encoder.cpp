@@ -61,12 +61,12 @@ GeometryEncoderImpl::GeometryEncoderImpl(const GeometryEncoderConfig &c) : confi
   TORCH_CHECK(c.roi_size > 0, "geometry encoder: roi_size must be > 0");
   label_embed_ = register_module("label_embed", torch::nn::Embedding(2, d));
   cls_embed_ = register_module("cls_embed", torch::nn::Embedding(1, d));
-  boxes_direct_project_ = register_module("boxes_direct_project", torch::nn::Linear(4, d));
+  boxes_direct_project_ = register_module("boxes_direct_project", Linear(4, d));
   boxes_pool_project_ = register_module(
       "boxes_pool_project", torch::nn::Conv2d(torch::nn::Conv2dOptions(d, d, c.roi_size)));
-  boxes_pos_enc_project_ = register_module("boxes_pos_enc_project", torch::nn::Linear(d + 2, d));
+  boxes_pos_enc_project_ = register_module("boxes_pos_enc_project", Linear(d + 2, d));
   vision_layer_norm_ = register_module("vision_layer_norm", layer_norm(d));
-  final_proj_ = register_module("final_proj", torch::nn::Linear(d, d));
+  final_proj_ = register_module("final_proj", Linear(d, d));
   prompt_layer_norm_ = register_module("prompt_layer_norm", layer_norm(d));
   layers_ = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_layers; ++i)

@@ -53,11 +53,11 @@ private:
 
   GeometryEncoderConfig config_;
   torch::nn::Embedding label_embed_{nullptr}, cls_embed_{nullptr};
-  torch::nn::Linear boxes_direct_project_{nullptr};
+  Linear boxes_direct_project_{nullptr};
   torch::nn::Conv2d boxes_pool_project_{nullptr};
-  torch::nn::Linear boxes_pos_enc_project_{nullptr};
+  Linear boxes_pos_enc_project_{nullptr};
   torch::nn::LayerNorm vision_layer_norm_{nullptr};
-  torch::nn::Linear final_proj_{nullptr};
+  Linear final_proj_{nullptr};
   torch::nn::LayerNorm prompt_layer_norm_{nullptr};
   torch::nn::ModuleList layers_{nullptr};
   torch::nn::LayerNorm output_layer_norm_{nullptr};

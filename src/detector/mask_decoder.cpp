@@ -40,13 +40,13 @@ torch::Tensor PixelDecoderImpl::forward(const std::vector<torch::Tensor> &levels
 MaskEmbedderImpl::MaskEmbedderImpl(int64_t hidden_size) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < 3; ++i)
-    layers->push_back(torch::nn::Linear(hidden_size, hidden_size));
+    layers->push_back(Linear(hidden_size, hidden_size));
 }
 
 torch::Tensor MaskEmbedderImpl::forward(const torch::Tensor &queries) {
   auto x = queries;
   for (size_t i = 0; i < layers->size(); ++i) {
-    x = layers[i]->as<torch::nn::Linear>()->forward(x);
+    x = layers[i]->as<Linear>()->forward(x);
     if (i + 1 < layers->size())
       x = torch::relu(x);
   }

@@ -22,8 +22,8 @@ DotProductScoringImpl::DotProductScoringImpl(const DetrDecoderConfig &config)
   text_mlp_out_norm = register_module(
       "text_mlp_out_norm",
       torch::nn::LayerNorm(torch::nn::LayerNormOptions({C}).eps(kDetectorLayerNormEps)));
-  text_proj = register_module("text_proj", torch::nn::Linear(C, C));
-  query_proj = register_module("query_proj", torch::nn::Linear(C, C));
+  text_proj = register_module("text_proj", Linear(C, C));
+  query_proj = register_module("query_proj", Linear(C, C));
 }
 
 torch::Tensor DotProductScoringImpl::forward(const torch::Tensor &queries,

@@ -2,6 +2,8 @@
 // Sam3DotProductScoring, facebookresearch/sam3 DotProductScoring).
 #pragma once
 
+#include "common/layers.h"
+
 #include "detector/detr_decoder.h"
 #include "model/config.h"
 
@@ -25,7 +27,7 @@ public:
 
   DecoderMlp text_mlp{nullptr};
   torch::nn::LayerNorm text_mlp_out_norm{nullptr};
-  torch::nn::Linear text_proj{nullptr}, query_proj{nullptr};
+  Linear text_proj{nullptr}, query_proj{nullptr};
 
 private:
   double scale_;

@@ -16,10 +16,10 @@ ClipAttentionImpl::ClipAttentionImpl(const TextConfig &c) : num_heads_(c.num_att
   TORCH_CHECK(c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads == 0,
               "text encoder: hidden_size ", c.hidden_size, " not divisible by num_attention_heads ",
               c.num_attention_heads);
-  q_proj_ = register_module("q_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  k_proj_ = register_module("k_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  v_proj_ = register_module("v_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  out_proj_ = register_module("out_proj", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  q_proj_ = register_module("q_proj", Linear(c.hidden_size, c.hidden_size));
+  k_proj_ = register_module("k_proj", Linear(c.hidden_size, c.hidden_size));
+  v_proj_ = register_module("v_proj", Linear(c.hidden_size, c.hidden_size));
+  out_proj_ = register_module("out_proj", Linear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor &x, const torch::Tensor &attend) {
@@ -31,8 +31,8 @@ ClipMlpImpl::ClipMlpImpl(const TextConfig &c) {
   // function that SAM 3 does not use, so anything but "gelu" is refused rather than guessed.
   TORCH_CHECK(c.hidden_act == "gelu", "text encoder: unsupported hidden_act '", c.hidden_act,
               "' (SAM 3 uses \"gelu\")");
-  fc1_ = register_module("fc1", torch::nn::Linear(c.hidden_size, c.intermediate_size));
-  fc2_ = register_module("fc2", torch::nn::Linear(c.intermediate_size, c.hidden_size));
+  fc1_ = register_module("fc1", Linear(c.hidden_size, c.intermediate_size));
+  fc2_ = register_module("fc2", Linear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor &x) {
@@ -108,7 +108,7 @@ TextEncoderImpl::TextEncoderImpl(const TextConfig &c) {
   text_model_ = register_module("text_model", ClipTextTransformer(c));
   text_projection_ = register_module(
       "text_projection",
-      torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.projection_dim).bias(false)));
+      Linear(torch::nn::LinearOptions(c.hidden_size, c.projection_dim).bias(false)));
 }
 
 torch::Tensor TextEncoderImpl::forward(const torch::Tensor &input_ids,
@@ -116,12 +116,12 @@ torch::Tensor TextEncoderImpl::forward(const torch::Tensor &input_ids,
   return text_model_(input_ids, attention_mask);
 }
 
-torch::nn::Linear make_text_resizer(const TextConfig &config, int64_t d_model) {
-  return torch::nn::Linear(config.hidden_size, d_model);
+Linear make_text_resizer(const TextConfig &config, int64_t d_model) {
+  return Linear(config.hidden_size, d_model);
 }
 
-TextFeatures encode_text(TextEncoder &encoder, torch::nn::Linear &resizer,
-                         const torch::Tensor &input_ids, const torch::Tensor &attention_mask) {
+TextFeatures encode_text(TextEncoder &encoder, Linear &resizer, const torch::Tensor &input_ids,
+                         const torch::Tensor &attention_mask) {
   auto states = encoder->forward(input_ids, attention_mask);
   return {resizer(states), attention_mask.to(states.device(), torch::kBool)};
 }

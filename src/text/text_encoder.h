@@ -3,6 +3,8 @@
 // state dict loads into it name for name.
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 
 #include <torch/torch.h>
@@ -17,7 +19,7 @@ public:
 
 private:
   int64_t num_heads_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
+  Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
 };
 TORCH_MODULE(ClipAttention);
 
@@ -27,7 +29,7 @@ public:
   torch::Tensor forward(const torch::Tensor &x);
 
 private:
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  Linear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(ClipMlp);
 
@@ -81,7 +83,7 @@ public:
 
 private:
   ClipTextTransformer text_model_{nullptr};
-  torch::nn::Linear text_projection_{nullptr};
+  Linear text_projection_{nullptr};
 };
 TORCH_MODULE(TextEncoder);
 
@@ -93,10 +95,10 @@ struct TextFeatures {
 // The Linear hidden_size -> d_model that transformers' Sam3Model registers at top level as
 // "text_projection" (the official checkpoint's "resizer"). The detector owns and registers it;
 // this builds it with the right shape.
-torch::nn::Linear make_text_resizer(const TextConfig &config, int64_t d_model);
+Linear make_text_resizer(const TextConfig &config, int64_t d_model);
 
 // Sam3Model.get_text_features: encoder states of every token, then the resizer.
-TextFeatures encode_text(TextEncoder &encoder, torch::nn::Linear &resizer,
-                         const torch::Tensor &input_ids, const torch::Tensor &attention_mask);
+TextFeatures encode_text(TextEncoder &encoder, Linear &resizer, const torch::Tensor &input_ids,
+                         const torch::Tensor &attention_mask);
 
 } // namespace sam3

@@ -32,10 +32,10 @@ TrackerRoPEAttentionImpl::TrackerRoPEAttentionImpl(const TrackerConfig &config, 
   head_dim_of(config);
   const int64_t hidden = config.memory_attention_hidden_size;
   const int64_t internal = hidden / config.memory_attention_downsample_rate;
-  q_proj = register_module("q_proj", torch::nn::Linear(hidden, internal));
-  k_proj = register_module("k_proj", torch::nn::Linear(kv_in_dim, internal));
-  v_proj = register_module("v_proj", torch::nn::Linear(kv_in_dim, internal));
-  o_proj = register_module("o_proj", torch::nn::Linear(internal, hidden));
+  q_proj = register_module("q_proj", Linear(hidden, internal));
+  k_proj = register_module("k_proj", Linear(kv_in_dim, internal));
+  v_proj = register_module("v_proj", Linear(kv_in_dim, internal));
+  o_proj = register_module("o_proj", Linear(internal, hidden));
 }
 
 torch::Tensor TrackerRoPEAttentionImpl::forward(const torch::Tensor &query,
@@ -84,8 +84,8 @@ TrackerMemoryAttentionLayerImpl::TrackerMemoryAttentionLayerImpl(const TrackerCo
   // is the same there and also right for smaller models.
   cross_attn_image = register_module(
       "cross_attn_image", TrackerRoPEAttention(config, config.memory_encoder_output_channels));
-  linear1 = register_module("linear1", torch::nn::Linear(hidden, ffn));
-  linear2 = register_module("linear2", torch::nn::Linear(ffn, hidden));
+  linear1 = register_module("linear1", Linear(hidden, ffn));
+  linear2 = register_module("linear2", Linear(ffn, hidden));
   // PyTorch's default eps (1e-5) in transformers and the original alike.
   layer_norm1 = register_module("layer_norm1", torch::nn::LayerNorm(std::vector<int64_t>{hidden}));
   layer_norm2 = register_module("layer_norm2", torch::nn::LayerNorm(std::vector<int64_t>{hidden}));

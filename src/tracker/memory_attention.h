@@ -4,6 +4,8 @@
 // "tracker_model.memory_attention.".
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 #include "vision/rope.h"
 
@@ -25,7 +27,7 @@ public:
                         const torch::Tensor &value, const RopeTables &rope,
                         int64_t num_k_exclude_rope = 0);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
 private:
   int64_t num_heads_;
@@ -44,7 +46,7 @@ public:
                         int64_t num_object_pointer_tokens);
 
   TrackerRoPEAttention self_attn{nullptr}, cross_attn_image{nullptr};
-  torch::nn::Linear linear1{nullptr}, linear2{nullptr};
+  Linear linear1{nullptr}, linear2{nullptr};
   torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr}, layer_norm3{nullptr};
 
 private:

@@ -93,10 +93,10 @@ MemoryFuserBlockImpl::MemoryFuserBlockImpl(const TrackerConfig &config)
                             .padding(config.memory_fuser_padding)
                             .groups(dim)));
   layer_norm = register_module("layer_norm", channel_norm(dim));
-  pointwise_conv1 = register_module("pointwise_conv1",
-                                    torch::nn::Linear(dim, config.memory_fuser_intermediate_dim));
-  pointwise_conv2 = register_module("pointwise_conv2",
-                                    torch::nn::Linear(config.memory_fuser_intermediate_dim, dim));
+  pointwise_conv1 =
+      register_module("pointwise_conv1", Linear(dim, config.memory_fuser_intermediate_dim));
+  pointwise_conv2 =
+      register_module("pointwise_conv2", Linear(config.memory_fuser_intermediate_dim, dim));
   scale =
       register_parameter("scale", torch::full({dim}, config.memory_fuser_layer_scale_init_value));
 }

@@ -4,6 +4,8 @@
 // relative to "tracker_model.memory_encoder.".
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 #include "vision/position_encoding.h"
 
@@ -58,7 +60,7 @@ public:
 
   torch::nn::Conv2d depthwise_conv{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
-  torch::nn::Linear pointwise_conv1{nullptr}, pointwise_conv2{nullptr};
+  Linear pointwise_conv1{nullptr}, pointwise_conv2{nullptr};
   torch::Tensor scale;
 
 private:

@@ -58,8 +58,8 @@ TrackerModelImpl::TrackerModelImpl(const TrackerConfig &config) : config_(config
   TORCH_CHECK(config.enable_temporal_pos_encoding_for_object_pointers,
               "tracker: enable_temporal_pos_encoding_for_object_pointers=false is not supported "
               "(every SAM 3 release enables it)");
-  temporal_positional_encoding_projection_layer = register_module(
-      "temporal_positional_encoding_projection_layer", torch::nn::Linear(hidden, mem));
+  temporal_positional_encoding_projection_layer =
+      register_module("temporal_positional_encoding_projection_layer", Linear(hidden, mem));
   if (config.enable_occlusion_spatial_embedding)
     occlusion_spatial_embedding_parameter =
         register_parameter("occlusion_spatial_embedding_parameter", torch::zeros({1, mem}));

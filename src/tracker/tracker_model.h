@@ -5,6 +5,8 @@
 // memories a frame reads is the caller's business (tracker/sam2_tracker.h).
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 #include "tracker/memory_attention.h"
 #include "tracker/memory_encoder.h"
@@ -109,7 +111,7 @@ public:
   TrackerMemoryAttention memory_attention{nullptr};
   TrackerMemoryEncoder memory_encoder{nullptr};
   TrackerFeedForward object_pointer_proj{nullptr};
-  torch::nn::Linear temporal_positional_encoding_projection_layer{nullptr};
+  Linear temporal_positional_encoding_projection_layer{nullptr};
   torch::nn::Conv2d mask_downsample{nullptr};
   torch::Tensor no_memory_embedding;                   // (1, 1, C)
   torch::Tensor no_memory_positional_encoding;         // (1, 1, C), unused by inference

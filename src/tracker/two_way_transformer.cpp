@@ -21,17 +21,17 @@ TrackerFeedForwardImpl::TrackerFeedForwardImpl(int64_t input_dim, int64_t hidden
   TORCH_CHECK(input_dim > 0 && hidden_dim > 0 && output_dim > 0,
               "tracker feed-forward: sizes must be positive, got ", input_dim, " -> ", hidden_dim,
               " -> ", output_dim);
-  proj_in = register_module("proj_in", torch::nn::Linear(input_dim, hidden_dim));
+  proj_in = register_module("proj_in", Linear(input_dim, hidden_dim));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < num_layers - 2; ++i)
-    layers->push_back(torch::nn::Linear(hidden_dim, hidden_dim));
-  proj_out = register_module("proj_out", torch::nn::Linear(hidden_dim, output_dim));
+    layers->push_back(Linear(hidden_dim, hidden_dim));
+  proj_out = register_module("proj_out", Linear(hidden_dim, output_dim));
 }
 
 torch::Tensor TrackerFeedForwardImpl::forward(const torch::Tensor &x) {
   auto h = torch::relu(proj_in(x));
   for (const auto &layer : *layers)
-    h = torch::relu(layer->as<torch::nn::Linear>()->forward(h));
+    h = torch::relu(layer->as<Linear>()->forward(h));
   h = proj_out(h);
   return sigmoid_output_ ? torch::sigmoid(h) : h;
 }
@@ -45,10 +45,10 @@ TwoWayAttentionImpl::TwoWayAttentionImpl(int64_t hidden_size, int64_t num_heads,
   const auto internal = hidden_size / downsample_rate;
   TORCH_CHECK(num_heads > 0 && internal % num_heads == 0, "two-way attention: internal width ",
               internal, " is not divisible by ", num_heads, " heads");
-  q_proj = register_module("q_proj", torch::nn::Linear(hidden_size, internal));
-  k_proj = register_module("k_proj", torch::nn::Linear(hidden_size, internal));
-  v_proj = register_module("v_proj", torch::nn::Linear(hidden_size, internal));
-  o_proj = register_module("o_proj", torch::nn::Linear(internal, hidden_size));
+  q_proj = register_module("q_proj", Linear(hidden_size, internal));
+  k_proj = register_module("k_proj", Linear(hidden_size, internal));
+  v_proj = register_module("v_proj", Linear(hidden_size, internal));
+  o_proj = register_module("o_proj", Linear(internal, hidden_size));
 }
 
 torch::Tensor TwoWayAttentionImpl::forward(const torch::Tensor &query, const torch::Tensor &key,

@@ -4,6 +4,8 @@
 // turn. Parameter names follow transformers relative to "tracker_model.mask_decoder.transformer.".
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 
 #include <torch/torch.h>
@@ -22,7 +24,7 @@ public:
 
   torch::Tensor forward(const torch::Tensor &x);
 
-  torch::nn::Linear proj_in{nullptr}, proj_out{nullptr};
+  Linear proj_in{nullptr}, proj_out{nullptr};
   torch::nn::ModuleList layers{nullptr};
 
 private:
@@ -40,7 +42,7 @@ public:
   torch::Tensor forward(const torch::Tensor &query, const torch::Tensor &key,
                         const torch::Tensor &value);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
 private:
   int64_t num_heads_;

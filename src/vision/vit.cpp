@@ -88,39 +88,32 @@ torch::Tensor ViTEmbeddingsImpl::forward(const torch::Tensor &pixel_values) {
 ViTAttentionImpl::ViTAttentionImpl(const VitConfig &config)
     : num_heads_(config.num_attention_heads), head_dim_(config.head_dim()) {
   const auto C = config.hidden_size;
-  q_proj = register_module("q_proj", torch::nn::Linear(C, C));
-  k_proj = register_module("k_proj", torch::nn::Linear(C, C));
-  v_proj = register_module("v_proj", torch::nn::Linear(C, C));
-  o_proj = register_module("o_proj", torch::nn::Linear(C, C));
+  q_proj = register_module("q_proj", Linear(C, C));
+  k_proj = register_module("k_proj", Linear(C, C));
+  v_proj = register_module("v_proj", Linear(C, C));
+  o_proj = register_module("o_proj", Linear(C, C));
 }
 
 torch::Tensor ViTAttentionImpl::forward(const torch::Tensor &x, const RopeTables &rope) {
-  const auto B = x.size(0), h = x.size(1), w = x.size(2), C = x.size(3);
-  // The projections see 2-D token rows: at::linear fuses the bias into the GEMM (addmm) only
-  // for 2-D (and contiguous 3-D) inputs; a 4-D input takes matmul plus a separate bias add,
-  // 5 % of the full-size ViT.
-  const auto tokens = x.reshape({B * h * w, C});
+  const auto B = x.size(0), h = x.size(1), w = x.size(2);
   auto heads = [&](const torch::Tensor &t) {
-    return t.view({B, h * w, num_heads_, head_dim_}).transpose(1, 2);
+    return t.reshape({B, h * w, num_heads_, head_dim_}).transpose(1, 2);
   };
-  auto [q, k] = apply_rope(heads(q_proj(tokens)), heads(k_proj(tokens)), rope);
-  auto v = heads(v_proj(tokens));
+  auto [q, k] = apply_rope(heads(q_proj(x)), heads(k_proj(x)), rope);
+  auto v = heads(v_proj(x));
   auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
                                               1.0 / std::sqrt(static_cast<double>(head_dim_)));
-  return o_proj(out.transpose(1, 2).reshape({B * h * w, num_heads_ * head_dim_}))
-      .view({B, h, w, C});
+  return o_proj(out.transpose(1, 2).reshape({B, h, w, num_heads_ * head_dim_}));
 }
 
 ViTMlpImpl::ViTMlpImpl(const VitConfig &config) {
-  fc1 = register_module("fc1", torch::nn::Linear(config.hidden_size, config.intermediate_size));
-  fc2 = register_module("fc2", torch::nn::Linear(config.intermediate_size, config.hidden_size));
+  fc1 = register_module("fc1", Linear(config.hidden_size, config.intermediate_size));
+  fc2 = register_module("fc2", Linear(config.intermediate_size, config.hidden_size));
 }
 
 torch::Tensor ViTMlpImpl::forward(const torch::Tensor &x) {
-  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other. 2-D
-  // rows for the fused-bias GEMM, as in the attention.
-  const auto tokens = x.reshape({-1, x.size(-1)});
-  return fc2(torch::gelu(fc1(tokens))).view(x.sizes());
+  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other.
+  return fc2(torch::gelu(fc1(x)));
 }
 
 ViTLayerImpl::ViTLayerImpl(const VitConfig &config, int64_t window) : window_(window) {

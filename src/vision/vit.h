@@ -2,6 +2,8 @@
 // (transformers' Sam3ViTModel; the original's vitdet.ViT). Parameter names follow transformers.
 #pragma once
 
+#include "common/layers.h"
+
 #include "model/config.h"
 #include "vision/rope.h"
 
@@ -57,7 +59,7 @@ public:
   // (which must cover h*w tokens).
   torch::Tensor forward(const torch::Tensor &x, const RopeTables &rope);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
 private:
   int64_t num_heads_;
@@ -70,7 +72,7 @@ public:
   explicit ViTMlpImpl(const VitConfig &config);
   torch::Tensor forward(const torch::Tensor &x);
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(ViTMlp);
 

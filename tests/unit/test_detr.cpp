@@ -445,7 +445,7 @@ TEST(DotProductScoring, EqualsHandComputation) {
   auto scores = scoring(queries, prompt.tokens, prompt.mask);
   ASSERT_EQ(scores.sizes(), (std::vector<int64_t>{2, kBatch, kQueries, 1}));
 
-  auto lin = [](const torch::nn::Linear &l, const torch::Tensor &x) {
+  auto lin = [](const sam3::Linear &l, const torch::Tensor &x) {
     return torch::matmul(x, l->weight.t()) + l->bias;
   };
   for (int64_t b = 0; b < kBatch; ++b) {

@@ -319,7 +319,7 @@ struct NaiveBlock {
       : layer(layer), C(config.hidden_size), heads(config.num_attention_heads),
         hd(config.head_dim()), eps(config.layer_norm_eps), window_size(config.window_size) {}
 
-  static std::vector<double> linear(const torch::nn::Linear &l, const std::vector<double> &in) {
+  static std::vector<double> linear(const sam3::Linear &l, const std::vector<double> &in) {
     auto w = l->weight.accessor<float, 2>();
     auto b = l->bias.accessor<float, 1>();
     std::vector<double> out(w.size(0));
