@@ -27,6 +27,7 @@
 #include "gstsam3masks.h"
 #include "gstsam3meta.h"
 #include "gstsam3modelelement.h"
+#include "gstsam3track.h"
 
 #include "image/image_predictor.h"
 #include "image/prompts.h"
@@ -50,6 +51,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_sam3_detect_debug);
 #define DEFAULT_MAX_INSTANCES 0
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_ATTACH_FEATURES TRUE
+#define DEFAULT_INSTANCE_MASKS GST_SAM3_INSTANCE_MASKS_AUTO
 
 enum {
   PROP_0,
@@ -66,6 +68,7 @@ enum {
   PROP_ATTACH_FEATURES,
   PROP_FRAMES_PROCESSED,
   PROP_FRAMES_SKIPPED,
+  PROP_INSTANCE_MASKS,
 };
 
 static const Sam3ModelProperties model_properties = {
@@ -107,6 +110,7 @@ struct _GstSam3Detect {
   guint max_instances;
   guint interval;
   gboolean attach_features;
+  GstSam3InstanceMasks instance_masks;
   /* the latency we report and the largest inference time seen (object lock) */
   GstClockTime reported_latency;
   GstClockTime max_inference_time;
@@ -174,6 +178,11 @@ static void gst_sam3_detect_set_property(GObject *object, guint prop_id, const G
     self->attach_features = g_value_get_boolean(value);
     GST_OBJECT_UNLOCK(self);
     break;
+  case PROP_INSTANCE_MASKS:
+    GST_OBJECT_LOCK(self);
+    self->instance_masks = (GstSam3InstanceMasks)g_value_get_enum(value);
+    GST_OBJECT_UNLOCK(self);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     break;
@@ -207,6 +216,9 @@ static void gst_sam3_detect_get_property(GObject *object, guint prop_id, GValue 
     break;
   case PROP_ATTACH_FEATURES:
     g_value_set_boolean(value, self->attach_features);
+    break;
+  case PROP_INSTANCE_MASKS:
+    g_value_set_enum(value, self->instance_masks);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -301,7 +313,8 @@ static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 
                                    const std::vector<std::string> &prompts,
                                    const sam3::EncodedImage &image,
                                    const std::vector<sam3::Instance> &instances,
-                                   float mask_threshold, gboolean attach_features) {
+                                   float mask_threshold, gboolean attach_features,
+                                   gboolean instance_masks) {
   const GstVideoInfo &info = self->base->info();
   const gint W = GST_VIDEO_INFO_WIDTH(&info), H = GST_VIDEO_INFO_HEIGHT(&info);
   GstSam3Meta *meta = gst_buffer_add_sam3_meta(buf, W, H);
@@ -329,9 +342,57 @@ static void gst_sam3_detect_attach(GstSam3Detect *self, GstBuffer *buf, guint64 
         meta, prompts[inst.prompt_index].c_str(), inst.prompt_index, inst.score, inst.x0, inst.y0,
         inst.x1 - inst.x0, inst.y1 - inst.y0);
     out->provenance = GST_SAM3_PROVENANCE_DETECTED;
-    gst_sam3_instance_set_mask_from_logits(out, inst.mask_logits, W, H, mask_threshold);
+    if (instance_masks)
+      gst_sam3_instance_set_mask_from_logits(out, inst.mask_logits, W, H, mask_threshold);
   }
   gst_sam3_meta_attach_roi_metas(meta, buf);
+}
+
+GType gst_sam3_instance_masks_get_type(void) {
+  static gsize id = 0;
+  static const GEnumValue values[] = {
+      {GST_SAM3_INSTANCE_MASKS_AUTO,
+       "Every frame, unless the buffers go straight (or through queues) to a sam3track that "
+       "gets the features and replaces the instances",
+       "auto"},
+      {GST_SAM3_INSTANCE_MASKS_ALWAYS, "Every frame", "always"},
+      {GST_SAM3_INSTANCE_MASKS_NEVER, "Boxes and scores only", "never"},
+      {0, NULL, NULL},
+  };
+  if (g_once_init_enter(&id)) {
+    GType t = g_enum_register_static("GstSam3InstanceMasks", values);
+    g_once_init_leave(&id, t);
+  }
+  return (GType)id;
+}
+
+/* Whether every buffer we push reaches a sam3track and nothing else: our peer, seen through
+ * queues (one sink, one source). A tee or any other element in between may have consumers
+ * that read the masks. */
+static gboolean gst_sam3_detect_feeds_tracker(GstSam3Detect *self) {
+  GstPad *peer = gst_pad_get_peer(GST_BASE_TRANSFORM_SRC_PAD(self));
+  gboolean tracker = FALSE;
+  for (int hops = 0; peer && hops < 8; ++hops) {
+    GstElement *next = gst_pad_get_parent_element(peer);
+    gst_object_unref(peer);
+    peer = NULL;
+    if (!next)
+      break;
+    if (GST_IS_SAM3_TRACK(next)) {
+      tracker = TRUE;
+    } else if (g_str_equal(G_OBJECT_TYPE_NAME(next), "GstQueue") ||
+               g_str_equal(G_OBJECT_TYPE_NAME(next), "GstQueue2")) {
+      GstPad *src = gst_element_get_static_pad(next, "src");
+      if (src) {
+        peer = gst_pad_get_peer(src);
+        gst_object_unref(src);
+      }
+    }
+    gst_object_unref(next);
+  }
+  if (peer)
+    gst_object_unref(peer);
+  return tracker;
 }
 
 static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBuffer *buf) {
@@ -346,6 +407,7 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
   options.max_instances = (int)self->max_instances;
   const guint interval = self->interval;
   const gboolean attach_features = self->attach_features;
+  const GstSam3InstanceMasks instance_masks = self->instance_masks;
   GST_OBJECT_UNLOCK(self);
 
   const guint64 frame = self->frame_number++;
@@ -378,8 +440,11 @@ static GstFlowReturn gst_sam3_detect_transform_ip(GstBaseTransform *trans, GstBu
     auto encoded = self->state->predictor->encode(image);
     auto instances = self->state->predictor->detect(encoded, concepts, options);
     const auto elapsed = std::chrono::steady_clock::now() - start;
+    const gboolean masks = instance_masks == GST_SAM3_INSTANCE_MASKS_ALWAYS ||
+                           (instance_masks == GST_SAM3_INSTANCE_MASKS_AUTO &&
+                            !(attach_features && gst_sam3_detect_feeds_tracker(self)));
     gst_sam3_detect_attach(self, buf, frame, labels, encoded, instances, options.mask_threshold,
-                           attach_features);
+                           attach_features, masks);
     self->base->count_processed();
     gst_sam3_detect_update_latency(
         self, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
@@ -413,6 +478,7 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
   const GParamFlags playing = (GParamFlags)(rw | GST_PARAM_MUTABLE_PLAYING);
 
   Sam3ModelElement::install_properties(gobject_class, model_properties);
+  gst_type_mark_as_plugin_api(GST_TYPE_SAM3_INSTANCE_MASKS, (GstPluginAPIFlags)0);
   g_object_class_install_property(
       gobject_class, PROP_PROMPT,
       g_param_spec_string("prompt", "Prompt",
@@ -454,6 +520,13 @@ static void gst_sam3_detect_class_init(GstSam3DetectClass *klass) {
                            "the model's device) so a downstream sam3track does not run the "
                            "backbone again; costs memory per buffer in flight",
                            DEFAULT_ATTACH_FEATURES, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_INSTANCE_MASKS,
+      g_param_spec_enum("instance-masks", "Instance masks",
+                        "When to sample each instance's mask at frame size into the metadata. "
+                        "A sam3track that gets the features makes its own masks from them, so "
+                        "auto skips the work when the buffers go only to one",
+                        GST_TYPE_SAM3_INSTANCE_MASKS, DEFAULT_INSTANCE_MASKS, playing));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -483,6 +556,7 @@ static void gst_sam3_detect_init(GstSam3Detect *self) {
   self->max_instances = DEFAULT_MAX_INSTANCES;
   self->interval = DEFAULT_INTERVAL;
   self->attach_features = DEFAULT_ATTACH_FEATURES;
+  self->instance_masks = DEFAULT_INSTANCE_MASKS;
   self->state = NULL;
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);

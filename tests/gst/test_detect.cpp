@@ -178,6 +178,34 @@ TEST(Sam3Detect, LeavesBackboneFeaturesForTheTracker) {
   gst_harness_teardown(h);
 }
 
+TEST(Sam3Detect, WithoutInstanceMasksKeepsBoxesScoresAndTheTrackersLogits) {
+  GstHarness *h = detect_harness("prompt=cat threshold=0 instance-masks=never");
+  GstBuffer *out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 0));
+  GstSam3Meta *meta = gst_buffer_get_sam3_meta(out);
+  ASSERT_NE(meta, nullptr);
+  const guint n = gst_sam3_meta_get_n_instances(meta);
+  EXPECT_EQ(n, 20u);
+  for (guint i = 0; i < n; ++i) {
+    const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+    EXPECT_EQ(inst->mask, nullptr) << i;
+    EXPECT_GT(inst->w, 0.f) << i;
+  }
+  GstSam3Features *f = gst_sam3_features_get(meta);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->detection_logits.size(0), (int64_t)n);
+  gst_buffer_unref(out);
+  // Back on while playing: the next frame has them.
+  gst_util_set_object_arg(G_OBJECT(detect_of(h)), "instance-masks", "always");
+  out = gst_harness_push_and_pull(h, frame("RGB", 64, 48, 1));
+  meta = gst_buffer_get_sam3_meta(out);
+  guint with_mask = 0;
+  for (guint i = 0; i < gst_sam3_meta_get_n_instances(meta); ++i)
+    with_mask += gst_sam3_meta_get_instance(meta, i)->mask != nullptr;
+  EXPECT_GT(with_mask, 0u);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
 TEST(Sam3Detect, FlushAndEosKeepWorking) {
   GstHarness *h = detect_harness("prompt=cat");
   gst_buffer_unref(gst_harness_push_and_pull(h, frame("RGB", 64, 48, 0)));

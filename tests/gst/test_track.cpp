@@ -159,6 +159,73 @@ TEST(Sam3Track, EveryFrameCarriesTrackedInstancesWithLastingIds) {
   gst_harness_teardown(h);
 }
 
+// Counts the instances with a mask on the buffers that pass a pad.
+GstPadProbeReturn count_masks(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  GstSam3Meta *meta = gst_buffer_get_sam3_meta(GST_PAD_PROBE_INFO_BUFFER(info));
+  for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i)
+    *static_cast<guint *>(data) += gst_sam3_meta_get_instance(meta, i)->mask != nullptr;
+  return GST_PAD_PROBE_OK;
+}
+
+// Pushes 6 frames through `h`; returns the detector's instance masks seen entering the element
+// named `watch` and sam3track's output instances (id, box, mask bytes) per frame.
+std::pair<guint, std::vector<std::string>> masks_and_tracks(GstHarness *h, const char *watch) {
+  guint detector_masks = 0;
+  GstElement *e = gst_harness_find_element(h, watch);
+  GstPad *pad = gst_element_get_static_pad(e, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_masks, &detector_masks, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(e);
+  std::vector<std::string> tracks;
+  for (guint64 n = 0; n < 6; ++n) {
+    GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
+    GstSam3Meta *meta = gst_buffer_get_sam3_meta(out);
+    std::string text;
+    for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
+      const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+      text += std::to_string(inst->track_id) + "@" + std::to_string(inst->x) + "," +
+              std::to_string(inst->w) + ":";
+      if (inst->mask) {
+        GstMapInfo map;
+        gst_buffer_map(inst->mask, &map, GST_MAP_READ);
+        text.append(reinterpret_cast<const char *>(map.data), map.size);
+        gst_buffer_unmap(inst->mask, &map);
+      }
+      text += ";";
+    }
+    tracks.push_back(text);
+    gst_buffer_unref(out);
+  }
+  return {detector_masks, tracks};
+}
+
+TEST(Sam3Track, TheDetectorSkipsInstanceMasksThatOnlySam3TrackWouldReceive) {
+  // sam3track builds its instances from the attached low-resolution logits, so the detector's
+  // frame-size masks are work it discards: auto skips them when sam3track is the only
+  // consumer (directly or through a queue), and the tracked output is the same.
+  GstHarness *always = detect_track("instance-masks=always", "");
+  GstHarness *direct = detect_track("", "");
+  GstHarness *queued = harness("sam3detect model=" + *g_video_model +
+                               " prompt=thing threshold=0 ! queue ! " + "sam3track " + kEager);
+  const auto [always_masks, always_tracks] = masks_and_tracks(always, "sam3track");
+  const auto [direct_masks, direct_tracks] = masks_and_tracks(direct, "sam3track");
+  const auto [queued_masks, queued_tracks] = masks_and_tracks(queued, "sam3track");
+  EXPECT_GT(always_masks, 0u);
+  EXPECT_EQ(direct_masks, 0u);
+  EXPECT_EQ(queued_masks, 0u);
+  EXPECT_EQ(direct_tracks, always_tracks);
+  EXPECT_EQ(queued_tracks, always_tracks);
+  EXPECT_FALSE(always_tracks.back().empty());
+  gst_harness_teardown(always);
+  gst_harness_teardown(direct);
+  gst_harness_teardown(queued);
+  // A tee may feed other readers of the masks: auto keeps them.
+  GstHarness *teed = harness("sam3detect model=" + *g_video_model +
+                             " prompt=thing threshold=0 ! tee ! sam3track " + kEager);
+  EXPECT_GT(masks_and_tracks(teed, "sam3track").first, 0u);
+  gst_harness_teardown(teed);
+}
+
 TEST(Sam3Track, OutputDelayHoldsFramesBackAndEosReleasesThem) {
   GstHarness *h = detect_track("", "output-delay=3");
   for (guint64 n = 0; n < 5; ++n)
