@@ -72,6 +72,10 @@ def parse_args(argv=None):
     p.add_argument("--scene-one-colour", type=float, default=0.0,
                    help="share of still scenes whose objects all have one colour (only shape tells "
                         "them apart: the colour shortcut cannot answer a shape prompt there)")
+    p.add_argument("--aux-shape-weight", type=float, default=0.0,
+                   help="weight of a training-only loss classifying each ViT patch by the shape that "
+                   "covers it (a linear head, not exported): the trunk otherwise learns colour and "
+                   "never shape (tools/shapes/probe.py)")
     p.add_argument("--clip-one-look", type=float, default=0.0,
                    help="share of tracker clips whose objects all look alike (only memory tells them apart)")
     p.add_argument("--clip-frames", type=int, default=8)
@@ -315,7 +319,19 @@ def make_prompt(rng, objs, w, h):
 SIZES = [(224, 224)] * 5 + [(288, 224), (224, 288), (320, 240), (240, 320), (256, 256)]
 
 
-def detector_batch(rng, n_images, n_prompts, max_objects=8, one_colour=0.0):
+def patch_shape_labels(objs, grid):
+    """(grid, grid) int64: 1 + the index in scenes.SHAPES of the object covering most of each ViT
+    patch, 0 where no object covers half of it."""
+    if not objs:
+        return torch.zeros(grid, grid, dtype=torch.long)
+    masks = torch.from_numpy(np.stack([o["mask"] for o in objs]).astype(np.float32))
+    cover = F.interpolate(masks[None], size=(grid, grid), mode="area")[0]
+    best, which = cover.max(0)
+    shapes = torch.tensor([1 + scenes.SHAPES.index(o["shape"]) for o in objs])
+    return torch.where(best >= 0.5, shapes[which], torch.zeros_like(which))
+
+
+def detector_batch(rng, n_images, n_prompts, max_objects=8, one_colour=0.0, shape_maps=None):
     images, rows = [], []
     for i in range(n_images):
         w, h = SIZES[int(rng.integers(len(SIZES)))]
@@ -326,6 +342,8 @@ def detector_batch(rng, n_images, n_prompts, max_objects=8, one_colour=0.0):
         s = scenes.sample_image(rng, w, h, n_range=(1, max_objects), objects=placed)
         images.append(sm.preprocess(s["image"])[0])
         objs = s["objects"]
+        if shape_maps is not None:
+            shape_maps.append(patch_shape_labels(objs, sm.IMAGE_SIZE // sm.PATCH))
         m64 = low_res_masks([o["mask"] for o in objs])
         boxes = torch.tensor([norm_box(o["box"], w, h) for o in objs], dtype=torch.float32).reshape(-1, 4)
         for _ in range(n_prompts):
@@ -429,11 +447,13 @@ def choose_mask_rows(rng, rows):
     return sorted(pos)
 
 
-def detector_step(model, tokenizer, rng, args, step=10 ** 9):
+def detector_step(model, tokenizer, rng, args, step=10 ** 9, aux_head=None):
     det = model.detector_model
     # A short curriculum: fewer objects per scene at first.
     max_objects = 4 if step < args.easy_steps else 8
-    images, rows = detector_batch(rng, args.images, args.prompts, max_objects, args.scene_one_colour)
+    shape_maps = [] if aux_head is not None else None
+    images, rows = detector_batch(rng, args.images, args.prompts, max_objects, args.scene_one_colour,
+                                  shape_maps)
     vit, fpn, pos = sm.vision_features(model, images)
     idx = torch.tensor([r["image"] for r in rows])
     fpn = [f[idx] for f in fpn]
@@ -460,7 +480,19 @@ def detector_step(model, tokenizer, rng, args, step=10 ** 9):
                 labels[ri, k] = lab
         out = sm.detect(det, fpn, pos, tf, tm, boxes, labels, mask_rows=mask_rows, drop_geometry=drop)
     out["mask_rows"] = mask_rows
-    return detector_loss(out, rows, args.absent_cls_weight, args.focal_alpha)
+    loss, terms = detector_loss(out, rows, args.absent_cls_weight, args.focal_alpha)
+    if aux_head is not None:
+        # Only the patches an object covers: telling objects from background is colour, which
+        # the trunk already has; the loss would be spent there.
+        target = torch.stack(shape_maps).flatten()
+        on = target > 0
+        if bool(on.any()):
+            logits = aux_head(vit.last_hidden_state).flatten(0, 1)[on]  # row-major patches
+            aux = F.cross_entropy(logits, target[on] - 1)
+            terms["auxshape"] = aux.item()
+            terms["auxacc"] = float((logits.argmax(-1) == target[on] - 1).float().mean())
+            loss = loss + args.aux_shape_weight * aux
+    return loss, terms
 
 
 # ---------------------------------------------------------------------------------------
@@ -880,6 +912,13 @@ def main(argv=None):
         model = new_model(config, args.seed)
         optimizer = make_optimizer(model, args)
     model.train()
+    aux_head = aux_optimizer = None
+    if args.aux_shape_weight > 0:
+        # Training-only and never saved: a linear probe is refitted in a few hundred steps.
+        torch.manual_seed(args.seed + 2)
+        aux_head = torch.nn.Linear(config["detector_config"]["vision_config"]["backbone_config"]["hidden_size"],
+                                   len(scenes.SHAPES))
+        aux_optimizer = torch.optim.AdamW(aux_head.parameters(), lr=1e-3, weight_decay=0.0)
     n_params = sum(p.numel() for p in model.parameters())
     print("model: %d parameters (%.1f MB in fp16); steps %d..%d" % (n_params, n_params * 2 / 1e6, start, args.steps), flush=True)
 
@@ -894,13 +933,15 @@ def main(argv=None):
         for g in optimizer.param_groups:
             g["lr"] = lr * (text_lr_scale(step, args) if g.get("text") else 1.0)
         optimizer.zero_grad(set_to_none=True)
+        if aux_optimizer is not None:
+            aux_optimizer.zero_grad(set_to_none=True)
         if args.tracker_only:
             loss, terms = tracker_step(model, rng, args)
             if loss is None:
                 step += 1
                 continue
         else:
-            loss, terms = detector_step(model, tokenizer, rng, args, step)
+            loss, terms = detector_step(model, tokenizer, rng, args, step, aux_head)
             if args.clip_every and step % args.clip_every == 0:
                 tl, tterms = tracker_step(model, rng, args)
                 if tl is not None:
@@ -909,6 +950,8 @@ def main(argv=None):
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        if aux_optimizer is not None:
+            aux_optimizer.step()
         step += 1
         terms["loss"] = loss.item()
         terms["gnorm"] = float(gn)
