@@ -13,11 +13,12 @@
  * also post it on the bus as an element message named "sam3-results" with a "json" string
  * field.
  *
- * Every line of the file is written whole with one write(2), so a process killed at any
- * moment leaves only whole lines. MQTT messages wait in a bounded queue (@max-queued)
- * while the broker is unreachable: the oldest are then dropped and counted
- * (@messages-dropped), the element reconnects with back-off and posts a WARNING, and the
- * pipeline never blocks. A broker that refuses the TLS handshake or the credentials is an
+ * Every line of the file is written whole with one write(2), so the file holds whole lines
+ * whenever the process is between two system calls; only a fatal signal during the kernel's
+ * copy of a line that straddles a page can leave that last line cut. MQTT messages wait in a
+ * bounded queue (@max-queued) while the broker is unreachable: the oldest are then dropped and
+ * counted (@messages-dropped), the element reconnects with back-off and posts a WARNING, and
+ * the pipeline never blocks. A broker that refuses the TLS handshake or the credentials is an
  * ERROR.
  *
  * ## Example launch lines
@@ -425,10 +426,10 @@ static gboolean gst_sam3_export_sink_event(GstBaseTransform *trans, GstEvent *ev
   return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
 }
 
-/* One write(2) for the whole line: a process killed at any moment leaves whole lines only
- * (stdio would flush its buffer at arbitrary byte positions; the kernel cuts a file write
- * short only between pages, for a fatal signal or a full disk). The loop only continues a
- * write the kernel cut short (a full disk, a pipe), not one it refused. */
+/* One write(2) for the whole line, so the file never ends inside a line between two system
+ * calls (stdio would flush its buffer at arbitrary byte positions); the kernel cuts a file
+ * write short only between pages, for a fatal signal or a full disk. The loop only continues
+ * a write the kernel cut short (a full disk, a pipe), not one it refused. */
 static gboolean write_line(GstSam3Export *self, const gchar *line, gsize length, gboolean sync) {
   if (!self->owns_fd)
     fflush(stdout); /* whatever the application printed comes before our line */
