@@ -34,3 +34,13 @@ void gst_sam3_instance_set_mask_from_logits(GstSam3Instance *instance, const tor
   gst_sam3_instance_set_mask_data(instance, bytes.data_ptr<guint8>(), x1 - x0, y1 - y0, x1 - x0,
                                   &rect);
 }
+
+void gst_sam3_instance_set_mask_from_frame_logits(GstSam3Instance *instance,
+                                                  const torch::Tensor &logits, gint x, gint y,
+                                                  float mask_threshold) {
+  const gint h = (gint)logits.size(0), w = (gint)logits.size(1);
+  const auto bytes =
+      mask_bytes(torch::sigmoid(logits.to(torch::kCPU, torch::kFloat)), mask_threshold);
+  GstVideoRectangle rect = {x, y, w, h};
+  gst_sam3_instance_set_mask_data(instance, bytes.data_ptr<guint8>(), w, h, w, &rect);
+}

@@ -259,6 +259,21 @@ static gboolean gst_sam3_track_upstream_is_live(GstSam3Track *self) {
   return live;
 }
 
+/* The stream's length in frames when upstream knows it (a file), 0 when it does not (a live
+ * source, a stream of unknown length). */
+static gint64 gst_sam3_track_upstream_frames(GstSam3Track *self) {
+  GstPad *sink = GST_BASE_TRANSFORM_SINK_PAD(self);
+  gint64 frames = 0, duration = 0;
+  if (gst_pad_peer_query_duration(sink, GST_FORMAT_DEFAULT, &frames) && frames > 0)
+    return frames;
+  const GstVideoInfo &info = self->base->info();
+  if (gst_pad_peer_query_duration(sink, GST_FORMAT_TIME, &duration) && duration > 0 &&
+      GST_VIDEO_INFO_FPS_N(&info) > 0 && GST_VIDEO_INFO_FPS_D(&info) > 0)
+    return (gint64)gst_util_uint64_scale_round((guint64)duration, GST_VIDEO_INFO_FPS_N(&info),
+                                               (guint64)GST_VIDEO_INFO_FPS_D(&info) * GST_SECOND);
+  return 0;
+}
+
 /* Makes @model the one the session tracks with; a new model starts a new tracking session. */
 static void gst_sam3_track_use_model(GstSam3Track *self,
                                      const std::shared_ptr<sam3::Model> &model) {
@@ -271,12 +286,16 @@ static void gst_sam3_track_use_model(GstSam3Track *self,
                                 "\"); sam3track needs a sam3_video release such as "
                                 "facebook/sam3");
   sam3::VideoSessionOptions options = self->state->options;
+  const gboolean live = gst_sam3_track_upstream_is_live(self);
   if (options.track.output_delay < 0) {
-    const gboolean live = gst_sam3_track_upstream_is_live(self);
     options.track.output_delay = self->settings->output_delay(live);
     GST_INFO_OBJECT(self, "output-delay auto: %s pipeline, %" G_GINT64_FORMAT " frames",
                     live ? "live" : "non-live", options.track.output_delay);
   }
+  /* A file's length sets the official tracker's pointer cap for clips shorter than it. */
+  options.num_frames = live ? 0 : gst_sam3_track_upstream_frames(self);
+  GST_INFO_OBJECT(self, "video length: %" G_GINT64_FORMAT " frames (0: a stream)",
+                  options.num_frames);
   self->session->set_model(model, options);
   GST_INFO_OBJECT(self, "tracking with the model in %s", model->files().dir.c_str());
 }
@@ -313,14 +332,6 @@ static GstBuffer *gst_sam3_track_annotate(GstSam3Track *self, GstBuffer *buf,
     gst_buffer_foreach_meta(buf, gst_sam3_track_drop_roi, &labels);
   gst_sam3_meta_clear_instances(meta);
 
-  const float fw = (float)meta->frame_width, fh = (float)meta->frame_height;
-  /* One device-to-host copy per frame, not one per object. */
-  std::vector<torch::Tensor> device_masks;
-  for (const auto &obj : tracks.objects)
-    device_masks.push_back(obj.track.mask_logits);
-  const torch::Tensor masks = device_masks.empty()
-                                  ? torch::Tensor()
-                                  : torch::stack(device_masks).to(torch::kCPU, torch::kFloat);
   for (size_t k = 0; k < tracks.objects.size(); k++) {
     const sam3::TrackedObject &obj = tracks.objects[k].track;
     const std::string &text = tracks.objects[k].label;
@@ -330,16 +341,18 @@ static GstBuffer *gst_sam3_track_annotate(GstSam3Track *self, GstBuffer *buf,
       prompt_index++;
     if (prompt_index == gst_sam3_meta_get_n_prompts(meta))
       prompt_index = gst_sam3_meta_add_prompt(meta, text.c_str());
-    const float x0 = obj.box[0] * fw, y0 = obj.box[1] * fh;
+    /* The session reports at the frame's size, the official loop's output resolution: the box
+     * is the mask's, in whole pixels. */
+    const sam3::FrameMask &mask = obj.frame_mask;
     GstSam3Instance *inst =
-        gst_sam3_meta_add_instance(meta, text.c_str(), prompt_index, obj.score, x0, y0,
-                                   obj.box[2] * fw - x0, obj.box[3] * fh - y0);
+        gst_sam3_meta_add_instance(meta, text.c_str(), prompt_index, obj.score, (float)mask.x,
+                                   (float)mask.y, (float)mask.width, (float)mask.height);
     inst->track_id = (guint64)obj.object_id + 1;
     inst->provenance = tracks.objects[k].prompted ? GST_SAM3_PROVENANCE_PROMPTED
                        : obj.is_new               ? GST_SAM3_PROVENANCE_DETECTED
                                                   : GST_SAM3_PROVENANCE_PROPAGATED;
-    gst_sam3_instance_set_mask_from_logits(inst, masks[(int64_t)k], (gint)fw, (gint)fh,
-                                           mask_threshold);
+    gst_sam3_instance_set_mask_from_frame_logits(inst, mask.logits, (gint)mask.x, (gint)mask.y,
+                                                 mask_threshold);
   }
   gst_sam3_meta_attach_roi_metas(meta, buf);
   return buf;

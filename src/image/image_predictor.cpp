@@ -138,12 +138,12 @@ void ImagePredictor::run_group(const EncodedImage &image, const std::vector<Conc
   }
 }
 
-torch::Tensor mask_probabilities(const torch::Tensor &mask_logits, int64_t frame_width,
+torch::Tensor resize_mask_logits(const torch::Tensor &mask_logits, int64_t frame_width,
                                  int64_t frame_height, int64_t x, int64_t y, int64_t width,
                                  int64_t height) {
-  TORCH_CHECK(mask_logits.dim() == 2, "mask_probabilities expects (h, w) logits");
+  TORCH_CHECK(mask_logits.dim() == 2, "resize_mask_logits expects (h, w) logits");
   TORCH_CHECK(frame_width > 0 && frame_height > 0 && width > 0 && height > 0,
-              "mask_probabilities: empty frame or rectangle");
+              "resize_mask_logits: empty frame or rectangle");
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   // Pixel centres of the rectangle in the normalised coordinates grid_sample uses; with
   // align_corners = false and border padding this is exactly bilinear upsampling of the
@@ -161,7 +161,14 @@ torch::Tensor mask_probabilities(const torch::Tensor &mask_logits, int64_t frame
                                     .mode(torch::kBilinear)
                                     .padding_mode(torch::kBorder)
                                     .align_corners(false));
-  return torch::sigmoid(sampled[0][0]);
+  return sampled[0][0];
+}
+
+torch::Tensor mask_probabilities(const torch::Tensor &mask_logits, int64_t frame_width,
+                                 int64_t frame_height, int64_t x, int64_t y, int64_t width,
+                                 int64_t height) {
+  return torch::sigmoid(
+      resize_mask_logits(mask_logits, frame_width, frame_height, x, y, width, height));
 }
 
 } // namespace sam3

@@ -69,10 +69,14 @@ private:
   std::shared_ptr<Model> model_;
 };
 
-// The instance's mask as a (height, width) probability map in [0, 1] over the image
-// rectangle [x, x+width) x [y, y+height) of a frame_width x frame_height image, bilinearly
-// sampled from the low-resolution logits exactly as upsampling the logits to the full frame
-// (align_corners = false) and cropping would give. Float CPU.
+// The low-resolution mask logits over the image rectangle [x, x+width) x [y, y+height) of a
+// frame_width x frame_height image, bilinearly sampled exactly as upsampling the logits to the
+// full frame (align_corners = false) and cropping would give: (height, width), float, CPU.
+torch::Tensor resize_mask_logits(const torch::Tensor &mask_logits, int64_t frame_width,
+                                 int64_t frame_height, int64_t x, int64_t y, int64_t width,
+                                 int64_t height);
+
+// resize_mask_logits as a probability map in [0, 1].
 torch::Tensor mask_probabilities(const torch::Tensor &mask_logits, int64_t frame_width,
                                  int64_t frame_height, int64_t x, int64_t y, int64_t width,
                                  int64_t height);

@@ -224,7 +224,11 @@ Sam2Tracker::Sam2Tracker(TrackerModel model, Sam2TrackerOptions options)
   const auto &c = model_->config();
   selection_.num_maskmem = c.num_maskmem;
   selection_.max_cond_frame_num = c.max_cond_frame_num;
-  selection_.max_object_pointers = c.max_object_pointers_in_encoder;
+  // At least 2: a one-frame clip only ever reads its prompt, and the divisor is the cap - 1.
+  selection_.max_object_pointers =
+      options.num_frames > 0
+          ? std::max<int64_t>(2, std::min(options.num_frames, c.max_object_pointers_in_encoder))
+          : c.max_object_pointers_in_encoder;
   selection_.use_memory_selection = options.use_memory_selection;
   selection_.mf_threshold = options.mf_threshold;
 }

@@ -117,6 +117,11 @@ struct Sam2TrackerOptions {
   // their propagated outputs). false: of the reconditioned object only, as transformers'
   // per-object output dicts do (the parity tests).
   bool recondition_cohort = true;
+  // The video's length in frames, when it is known (a file); 0 for a stream. The official
+  // tracker caps the object pointers it reads, and divides their temporal offsets, by
+  // min(num_frames, max_object_pointers_in_encoder): a clip shorter than that cap reads its
+  // pointers at other positions than a stream would.
+  int64_t num_frames = 0;
 };
 
 class Sam2Tracker : public ObjectTracker {

@@ -1,6 +1,9 @@
 #include "video/mask_ops.h"
 
+#include "image/image_predictor.h"
+
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -222,6 +225,96 @@ std::vector<std::array<float, 4>> boxes_from_masks(const torch::Tensor &masks) {
                 static_cast<float>(y1) / h};
   }
   return boxes;
+}
+
+namespace {
+
+// First and last true index of a 1-D bool CPU tensor; {-1, -1} when none is.
+std::pair<int64_t, int64_t> true_span(const torch::Tensor &flags) {
+  const auto index = flags.nonzero();
+  if (index.size(0) == 0)
+    return {-1, -1};
+  return {index[0][0].item<int64_t>(), index[-1][0].item<int64_t>()};
+}
+
+// The frame pixels [begin, end) along one axis of `frame` pixels whose resized value can be
+// positive, for positive low-resolution pixels first..last of `side`: pixel p samples the
+// low-resolution coordinate u = (p + 0.5) * side / frame - 0.5 between floor(u) and floor(u) + 1,
+// so it can be positive only for first - 1 < u < last + 1.
+std::pair<int64_t, int64_t> reach(int64_t first, int64_t last, int64_t side, int64_t frame) {
+  const double scale = static_cast<double>(frame) / static_cast<double>(side);
+  const auto begin = static_cast<int64_t>(std::floor((first - 0.5) * scale - 0.5));
+  const auto end = static_cast<int64_t>(std::ceil((last + 1.5) * scale - 0.5)) + 1;
+  return {std::clamp<int64_t>(begin, 0, frame), std::clamp<int64_t>(end, 0, frame)};
+}
+
+} // namespace
+
+FrameMask frame_mask(const torch::Tensor &mask_logits, int64_t frame_width, int64_t frame_height) {
+  check_float(mask_logits.unsqueeze(0), "frame_mask");
+  if (frame_width <= 0 || frame_height <= 0)
+    throw std::invalid_argument("frame_mask: empty frame");
+  const auto positive = (mask_logits > 0).to(torch::kCPU);
+  const auto rows = true_span(positive.any(1)), cols = true_span(positive.any(0));
+  if (rows.first < 0)
+    return {};
+  const auto xs = reach(cols.first, cols.second, mask_logits.size(1), frame_width);
+  const auto ys = reach(rows.first, rows.second, mask_logits.size(0), frame_height);
+  if (xs.second <= xs.first || ys.second <= ys.first)
+    return {};
+  const auto logits = resize_mask_logits(mask_logits, frame_width, frame_height, xs.first, ys.first,
+                                         xs.second - xs.first, ys.second - ys.first);
+  const auto inside = logits > 0;
+  const auto y = true_span(inside.any(1)), x = true_span(inside.any(0));
+  if (y.first < 0)
+    return {};
+  FrameMask mask;
+  mask.x = xs.first + x.first;
+  mask.y = ys.first + y.first;
+  mask.width = x.second - x.first + 1;
+  mask.height = y.second - y.first + 1;
+  mask.logits = logits.slice(0, y.first, y.second + 1).slice(1, x.first, x.second + 1).contiguous();
+  return mask;
+}
+
+void non_overlap_frame_masks(std::vector<FrameMask> &masks,
+                             const std::vector<float> &probabilities) {
+  if (probabilities.size() != masks.size())
+    throw std::invalid_argument("non_overlap_frame_masks: " + std::to_string(masks.size()) +
+                                " masks, " + std::to_string(probabilities.size()) +
+                                " probabilities");
+  // Every decision is taken on the masks as they came in.
+  std::vector<torch::Tensor> positive;
+  for (const auto &m : masks)
+    positive.push_back(m.empty() ? torch::Tensor() : m.logits > 0);
+  std::vector<torch::Tensor> out;
+  for (const auto &m : masks)
+    out.push_back(m.empty() ? torch::Tensor() : m.logits.clone());
+  const auto n = masks.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (masks[i].empty())
+      continue;
+    if (!(probabilities[i] > 0)) {
+      out[i].clamp_max_(kSuppressedLogit);
+      continue;
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const bool beats =
+          probabilities[j] > probabilities[i] || (probabilities[j] == probabilities[i] && j < i);
+      if (j == i || masks[j].empty() || !beats)
+        continue;
+      const auto &a = masks[i], &b = masks[j];
+      const int64_t x0 = std::max(a.x, b.x), x1 = std::min(a.x + a.width, b.x + b.width);
+      const int64_t y0 = std::max(a.y, b.y), y1 = std::min(a.y + a.height, b.y + b.height);
+      if (x1 <= x0 || y1 <= y0)
+        continue;
+      auto region = out[i].slice(0, y0 - a.y, y1 - a.y).slice(1, x0 - a.x, x1 - a.x);
+      const auto lost = positive[j].slice(0, y0 - b.y, y1 - b.y).slice(1, x0 - b.x, x1 - b.x);
+      region.copy_(torch::where(lost, region.clamp_max(kSuppressedLogit), region));
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    masks[i].logits = out[i];
 }
 
 } // namespace sam3

@@ -54,4 +54,25 @@ torch::Tensor non_overlap_by_object(const torch::Tensor &mask_logits,
 // x0..x1 gives x0 / W and (x1 + 1) / W. Empty masks give all zeros.
 std::vector<std::array<float, 4>> boxes_from_masks(const torch::Tensor &masks);
 
+// One object's mask at the frame's size, where the official loop reports it (build_outputs,
+// _postprocess_output): the low-resolution logits bilinearly resized to the frame
+// (align_corners false), > 0 is the object.
+struct FrameMask {
+  // The box around the mask's pixels, in frame pixels; 0 x 0 when it has none.
+  int64_t x = 0, y = 0, width = 0, height = 0;
+  torch::Tensor logits; // (height, width) float, CPU; undefined when empty
+  bool empty() const { return width == 0; }
+};
+
+// `mask_logits` (S, S) resized to a frame_width x frame_height frame, computed only where the
+// resize can be positive (within one low-resolution pixel of a positive one) and cropped to
+// the box around the positive pixels.
+FrameMask frame_mask(const torch::Tensor &mask_logits, int64_t frame_width, int64_t frame_height);
+
+// non_overlap_by_object on frame masks: a pixel covered by several masks goes to the one with
+// the highest probability, ties to the lower index, and a probability of 0 or less keeps no
+// pixel; the others' logits there are clamped to at most -10. Boxes do not change.
+void non_overlap_frame_masks(std::vector<FrameMask> &masks,
+                             const std::vector<float> &probabilities);
+
 } // namespace sam3

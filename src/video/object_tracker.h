@@ -19,6 +19,9 @@ struct TrackerFrame {
   int64_t index = 0; // stream frame number; strictly increasing between reset()s
   std::vector<torch::Tensor> features;
   torch::Tensor position;
+  // The frame's size in pixels, at which the video loop reports masks and boxes, as the
+  // official loop does; 0: at the masks' own low resolution.
+  int64_t width = 0, height = 0;
 };
 
 // One object's prediction on a frame. `mask_logits` is (S, S) at the tracker's low

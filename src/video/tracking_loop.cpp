@@ -428,7 +428,7 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
     }
   }
 
-  HeldFrame held{frame.index, {}};
+  HeldFrame held{frame.index, frame.width, frame.height, {}};
   for (int64_t t = 0; t < n; ++t) {
     if (removed_now[t] || suppressed_now[t])
       continue;
@@ -510,13 +510,15 @@ void TrackingLoop::separate_newborns(const TrackerFrame &frame, const std::vecto
 }
 
 FrameTracks TrackingLoop::finalise(HeldFrame held) const {
-  FrameTracks out;
-  out.frame_index = held.frame_index;
   auto &objects = held.objects;
-  if (objects.empty())
-    return out;
   std::sort(objects.begin(), objects.end(),
             [](const HeldObject &a, const HeldObject &b) { return a.object_id < b.object_id; });
+  if (held.width > 0 && held.height > 0)
+    return finalise_at_frame_size(std::move(held));
+  FrameTracks out;
+  out.frame_index = held.frame_index;
+  if (objects.empty())
+    return out;
   std::vector<torch::Tensor> masks;
   for (const auto &o : objects)
     masks.push_back(o.mask_logits);
@@ -537,12 +539,7 @@ FrameTracks TrackingLoop::finalise(HeldFrame held) const {
   auto final_masks = options_.non_overlapping_output
                          ? non_overlap_by_object(stack, torch::tensor(probabilities))
                          : stack;
-  // An object the non-overlap step left without a pixel is not shown (as the references'
-  // post-processing drops masks with no area); it is still tracked.
-  const auto shown = (final_masks > 0).flatten(1).any(1).to(torch::kCPU);
   for (size_t k = 0; k < keep.size(); ++k) {
-    if (!shown[static_cast<int64_t>(k)].item<bool>())
-      continue;
     const auto &o = objects[keep[k]];
     TrackedObject object;
     object.object_id = o.object_id;
@@ -551,6 +548,47 @@ FrameTracks TrackingLoop::finalise(HeldFrame held) const {
     object.tracker_probability = o.tracker_probability;
     object.mask_logits = final_masks[k];
     object.box = boxes[k];
+    object.is_new = o.is_new;
+    out.objects.push_back(std::move(object));
+  }
+  return out;
+}
+
+FrameTracks TrackingLoop::finalise_at_frame_size(HeldFrame held) const {
+  // The official output (build_outputs, _postprocess_output): each mask resized to the frame;
+  // an object with no pixel there is not shown; boxes before the non-overlap step, which then
+  // gives each pixel to the most probable object covering it and may leave one without any.
+  FrameTracks out;
+  out.frame_index = held.frame_index;
+  std::vector<FrameMask> masks;
+  std::vector<float> probabilities;
+  std::vector<const HeldObject *> shown;
+  for (const auto &o : held.objects) {
+    auto mask = frame_mask(o.mask_logits.to(torch::kFloat), held.width, held.height);
+    if (mask.empty())
+      continue;
+    masks.push_back(std::move(mask));
+    probabilities.push_back(o.tracker_probability);
+    shown.push_back(&o);
+  }
+  std::vector<std::array<float, 4>> boxes;
+  const auto w = static_cast<float>(held.width), h = static_cast<float>(held.height);
+  for (const auto &m : masks)
+    boxes.push_back({static_cast<float>(m.x) / w, static_cast<float>(m.y) / h,
+                     static_cast<float>(m.x + m.width) / w,
+                     static_cast<float>(m.y + m.height) / h});
+  if (options_.non_overlapping_output)
+    non_overlap_frame_masks(masks, probabilities);
+  for (size_t k = 0; k < shown.size(); ++k) {
+    const auto &o = *shown[k];
+    TrackedObject object;
+    object.object_id = o.object_id;
+    object.label = o.label;
+    object.score = o.score;
+    object.tracker_probability = o.tracker_probability;
+    object.mask_logits = o.mask_logits;
+    object.box = boxes[k];
+    object.frame_mask = std::move(masks[k]);
     object.is_new = o.is_new;
     out.objects.push_back(std::move(object));
   }

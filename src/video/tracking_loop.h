@@ -22,6 +22,7 @@
 #pragma once
 
 #include "model/config.h"
+#include "video/mask_ops.h"
 #include "video/object_tracker.h"
 
 #include <torch/torch.h>
@@ -96,14 +97,22 @@ struct TrackedObject {
   // Sigmoid of the tracker's object score (the detection's probability when new, 1 on the
   // frame of a prompt).
   float tracker_probability = 0.f;
-  torch::Tensor mask_logits;  // (S, S) final, non-overlapping, on the tracker's device
-  std::array<float, 4> box{}; // normalised xyxy (pixel edges) of the mask before non-overlap
-  bool is_new = false;        // born on this frame
+  // (S, S) on the tracker's device; non-overlapping at this resolution when the frame's size
+  // is not known, as tracked otherwise.
+  torch::Tensor mask_logits;
+  // Normalised xyxy (pixel edges) of the mask before the non-overlap step, at the frame's
+  // size when it is known (TrackerFrame::width, height), at S otherwise.
+  std::array<float, 4> box{};
+  // At the frame's size, when it is known: the final, non-overlapping mask over the box.
+  FrameMask frame_mask;
+  bool is_new = false; // born on this frame
 };
 
 struct FrameTracks {
   int64_t frame_index = 0;
-  std::vector<TrackedObject> objects; // ascending object_id; empty masks are left out
+  // Ascending object_id. Objects whose mask is empty before the non-overlap step are left
+  // out; one that the step empties is kept, with its box (the official output).
+  std::vector<TrackedObject> objects;
 };
 
 class TrackingLoop {
@@ -172,6 +181,7 @@ private:
   };
   struct HeldFrame {
     int64_t frame_index;
+    int64_t width, height; // TrackerFrame's
     std::vector<HeldObject> objects;
   };
 
@@ -190,6 +200,7 @@ private:
   void separate_newborns(const TrackerFrame &frame, const std::vector<int64_t> &ids,
                          const torch::Tensor &det_masks);
   FrameTracks finalise(HeldFrame held) const;
+  FrameTracks finalise_at_frame_size(HeldFrame held) const;
   std::vector<FrameTracks> release(bool all);
 
   TrackOptions options_;

@@ -21,6 +21,7 @@ void VideoSession::set_model(std::shared_ptr<Model> model, const VideoSessionOpt
                                 "such as facebook/sam3");
   Sam2TrackerOptions tracker_options;
   tracker_options.use_memory_selection = options.memory_selection;
+  tracker_options.num_frames = options.num_frames;
   auto tracker = std::make_shared<Sam2Tracker>(model->tracker(), tracker_options);
   TrackOptions track = options.track;
   // Thresholds come from the caller; the model's file supplies only its object limit.
@@ -106,8 +107,10 @@ SubmitResult VideoSession::submit(const VideoFrame &input) {
       input.backbone.defined() ? input.backbone : encoder_->encode(input.rgb).vision.backbone;
   SubmitResult result;
   result.frame_index = next_frame_++;
-  const TrackerFrame frame =
+  TrackerFrame frame =
       make_tracker_frame(result.frame_index, backbone, model_->tracker_neck(), model_->tracker());
+  frame.width = static_cast<int64_t>(width);
+  frame.height = static_cast<int64_t>(height);
 
   FrameDetections detections;
   if (input.detections) {

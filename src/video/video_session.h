@@ -35,6 +35,8 @@ struct VideoSessionOptions {
   TrackOptions track;
   // Sam2TrackerOptions::use_memory_selection.
   bool memory_selection = true;
+  // Sam2TrackerOptions::num_frames: the video's length when known (a file), 0 for a stream.
+  int64_t num_frames = 0;
 };
 
 // A detector's results on one frame, in the detector's order.

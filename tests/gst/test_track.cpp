@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -461,6 +462,135 @@ TEST(Sam3Track, OutputDelayAutoHoldsHotstartFramesOnlyWhenNotLive) {
   // An explicit delay wins either way.
   EXPECT_EQ(frames_in_at_first_out(false, "output-delay=0"), 1);
   EXPECT_EQ(frames_in_at_first_out(true, "output-delay=3"), 4);
+}
+
+// As the official loop reports them: at the frame's size, each box the whole pixels around its
+// mask, and the mask stored over exactly that box.
+TEST(Sam3Track, ReportsBoxesAndMasksAtTheFrameSize) {
+  GstHarness *h = detect_track("", "");
+  guint instances = 0;
+  for (guint64 n = 0; n < 4; ++n) {
+    GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
+    GstSam3Meta *meta = gst_buffer_get_sam3_meta(out);
+    for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
+      const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+      ++instances;
+      for (const float v : {inst->x, inst->y, inst->w, inst->h})
+        EXPECT_EQ(v, std::floor(v)) << "frame " << n;
+      EXPECT_GT(inst->w, 0.f);
+      ASSERT_NE(inst->mask, nullptr);
+      EXPECT_EQ(inst->mask_rect.x, (gint)inst->x);
+      EXPECT_EQ(inst->mask_rect.y, (gint)inst->y);
+      EXPECT_EQ(inst->mask_rect.w, (gint)inst->w);
+      EXPECT_EQ(inst->mask_rect.h, (gint)inst->h);
+      EXPECT_EQ(inst->mask_width, (guint)inst->w);
+      EXPECT_EQ(inst->mask_height, (guint)inst->h);
+    }
+    gst_buffer_unref(out);
+  }
+  EXPECT_GT(instances, 0u);
+  gst_harness_teardown(h);
+}
+
+// Every frame's instances (ids, boxes, mask bytes) from a JPEG-in-AVI file of `frames` frames
+// through sam3detect ! sam3track; with `hide_length`, sam3track's duration queries fail, as for
+// a stream of unknown length.
+std::vector<std::string> tracks_of_file(int frames, bool hide_length) {
+  const std::string dir = scratch_dir("sam3-track-file");
+  const std::string path = dir + "/clip" + std::to_string(frames) + ".avi";
+  const std::string write = "videotestsrc num-buffers=" + std::to_string(frames) +
+                            " pattern=ball ! video/x-raw,width=64,height=48,framerate=30/1 ! "
+                            "jpegenc ! avimux ! filesink location=" +
+                            path;
+  GError *err = nullptr;
+  GstElement *writer = gst_parse_launch(write.c_str(), &err);
+  EXPECT_NE(writer, nullptr) << (err ? err->message : "");
+  if (!writer)
+    return {};
+  gst_element_set_state(writer, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(writer);
+  GstMessage *msg = gst_bus_timed_pop_filtered(
+      bus, 30 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+  if (msg)
+    gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(writer, GST_STATE_NULL);
+  gst_object_unref(writer);
+
+  const std::string desc =
+      "filesrc location=" + path +
+      " ! avidemux ! jpegdec ! videoconvert ! sam3detect model=" + *g_video_model +
+      " prompt=ball threshold=0 ! sam3track name=track " + kEager +
+      " ! fakesink name=sink sync=false";
+  GstElement *pipeline = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_NE(pipeline, nullptr) << (err ? err->message : "");
+  if (!pipeline)
+    return {};
+  if (hide_length) {
+    GstElement *track = gst_bin_get_by_name(GST_BIN(pipeline), "track");
+    GstPad *pad = gst_element_get_static_pad(track, "sink");
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM,
+        +[](GstPad *, GstPadProbeInfo *info, gpointer) {
+          return GST_QUERY_TYPE(GST_PAD_PROBE_INFO_QUERY(info)) == GST_QUERY_DURATION
+                     ? GST_PAD_PROBE_DROP
+                     : GST_PAD_PROBE_OK;
+        },
+        nullptr, nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(track);
+  }
+  std::vector<std::string> tracks;
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+  g_signal_connect(sink, "handoff",
+                   G_CALLBACK(+[](GstElement *, GstBuffer *buf, GstPad *, gpointer data) {
+                     GstSam3Meta *meta = gst_buffer_get_sam3_meta(buf);
+                     std::string text;
+                     for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
+                       const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+                       if (inst->track_id == 0)
+                         continue; // the detector's own instances
+                       text += std::to_string(inst->track_id) + "@" + std::to_string(inst->x) +
+                               "," + std::to_string(inst->w) + ":";
+                       if (inst->mask) {
+                         GstMapInfo map;
+                         gst_buffer_map(inst->mask, &map, GST_MAP_READ);
+                         text.append(reinterpret_cast<const char *>(map.data), map.size);
+                         gst_buffer_unmap(inst->mask, &map);
+                       }
+                       text += ";";
+                     }
+                     static_cast<std::vector<std::string> *>(data)->push_back(text);
+                   }),
+                   &tracks);
+  gst_object_unref(sink);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  bus = gst_element_get_bus(pipeline);
+  msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                   (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+  if (msg)
+    gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  remove_dir(dir);
+  return tracks;
+}
+
+// The official tracker caps its object pointers at min(num_frames, 16): a file shorter than 16
+// frames tracks differently from a stream of unknown length, a longer one the same.
+TEST(Sam3Track, AFileShorterThanSixteenFramesTracksWithItsLength) {
+  const auto short_file = tracks_of_file(8, false), short_stream = tracks_of_file(8, true);
+  ASSERT_EQ(short_file.size(), 8u);
+  ASSERT_EQ(short_stream.size(), 8u);
+  EXPECT_FALSE(short_file[1].empty()) << "the random model should track something";
+  EXPECT_NE(short_file, short_stream);
+  const auto long_file = tracks_of_file(20, false), long_stream = tracks_of_file(20, true);
+  ASSERT_EQ(long_file.size(), 20u);
+  EXPECT_EQ(long_file, long_stream);
 }
 
 } // namespace

@@ -359,6 +359,33 @@ TEST_F(TrackerTest, BatchedObjectsMatchObjectsTrackedAlone) {
   }
 }
 
+// The official tracker reads at most min(num_frames, max_obj_ptrs_in_encoder) object pointers
+// and divides their offsets by it minus 1: a 6-frame clip tracks as a model whose cap is 6,
+// and differs from a stream.
+TEST_F(TrackerTest, AShortClipReadsItsPointersAsTheOfficialCodeDoes) {
+  Sam2TrackerOptions clip;
+  clip.num_frames = 6;
+  Sam2Tracker short_clip(model().tracker(), clip), stream(model().tracker());
+  const auto clip_masks = run(short_clip, {1}, 5);
+  const auto stream_masks = run(stream, {1}, 5);
+
+  const auto dir = temp_dir();
+  auto config = tiny_video_test_config();
+  config.tracker.max_object_pointers_in_encoder = 6;
+  write_test_model(dir, config, 7);
+  const auto capped_model = Model::load(dir, torch::kCPU, Precision::kFloat32);
+  Sam2Tracker capped(capped_model->tracker());
+  const auto capped_masks = run(capped, {1}, 5);
+  std::system(("rm -rf " + dir).c_str());
+
+  bool differs = false;
+  for (size_t t = 0; t < clip_masks.size(); ++t) {
+    EXPECT_TRUE(torch::equal(clip_masks[t], capped_masks[t])) << "frame " << t + 1;
+    differs = differs || !torch::allclose(clip_masks[t], stream_masks[t], 1e-4, 1e-4);
+  }
+  EXPECT_TRUE(differs) << "a 6-frame clip should read its pointers differently from a stream";
+}
+
 TEST_F(TrackerTest, MemoryStaysBoundedOverAnEndlessStream) {
   for (const bool use_selection : {false, true}) {
     Sam2TrackerOptions options;

@@ -214,9 +214,16 @@ struct Scene {
   std::shared_ptr<FakeTracker> tracker = std::make_shared<FakeTracker>();
   TrackingLoop loop;
   std::vector<FrameTracks> outputs;
+  int64_t width = 0, height = 0; // TrackerFrame's
   explicit Scene(TrackOptions options) : loop(std::move(options), tracker) {}
   std::vector<FrameTracks> step(int64_t index, const std::vector<Det> &dets) {
-    auto out = loop.process(frame_at(index), detections(dets));
+    return step_with(index, detections(dets));
+  }
+  std::vector<FrameTracks> step_with(int64_t index, const FrameDetections &dets) {
+    auto frame = frame_at(index);
+    frame.width = width;
+    frame.height = height;
+    auto out = loop.process(frame, dets);
     outputs.insert(outputs.end(), out.begin(), out.end());
     return out;
   }
@@ -315,7 +322,108 @@ TEST(MaskOps, BoxesFromMasksOnPixelEdges) {
   EXPECT_EQ(boxes[1], (std::array<float, 4>{0.f, 0.f, 0.f, 0.f}));
 }
 
+// The official output: the whole low-resolution stack resized to the frame, > 0.
+torch::Tensor resized(const torch::Tensor &logits, int64_t width, int64_t height) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(logits.unsqueeze(0).unsqueeze(0),
+                        F::InterpolateFuncOptions()
+                            .size(std::vector<int64_t>{height, width})
+                            .mode(torch::kBilinear)
+                            .align_corners(false))[0][0];
+}
+
+// The frame mask pasted into a whole frame of -100.
+torch::Tensor pasted(const sam3::FrameMask &m, int64_t width, int64_t height) {
+  auto frame = torch::full({height, width}, -100.f);
+  if (!m.empty())
+    frame.slice(0, m.y, m.y + m.height).slice(1, m.x, m.x + m.width).copy_(m.logits);
+  return frame;
+}
+
+TEST(MaskOps, FrameMaskIsTheResizedMaskCroppedToItsPixels) {
+  torch::manual_seed(3);
+  // Soft blobs: a random field above a threshold, so edges fall between pixel centres.
+  auto blob = torch::randn({S, S}) * 3 - 4;
+  blob.slice(0, 5, 14).slice(1, 9, 27).add_(6);
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {
+      {1280, 720}, {100, 37}, {33, 33}, {20, 12}};
+  for (const auto &size : sizes) {
+    const auto [width, height] = size;
+    const auto whole = resized(blob, width, height);
+    const auto m = sam3::frame_mask(blob, width, height);
+    ASSERT_FALSE(m.empty());
+    const auto rows = (whole > 0).any(1).nonzero(), cols = (whole > 0).any(0).nonzero();
+    EXPECT_EQ(m.y, rows[0][0].item<int64_t>()) << width << "x" << height;
+    EXPECT_EQ(m.x, cols[0][0].item<int64_t>()) << width << "x" << height;
+    EXPECT_EQ(m.y + m.height - 1, rows[-1][0].item<int64_t>()) << width << "x" << height;
+    EXPECT_EQ(m.x + m.width - 1, cols[-1][0].item<int64_t>()) << width << "x" << height;
+    const auto crop = whole.slice(0, m.y, m.y + m.height).slice(1, m.x, m.x + m.width);
+    EXPECT_TRUE(torch::allclose(m.logits, crop, 1e-4, 1e-4)) << width << "x" << height;
+  }
+  EXPECT_TRUE(sam3::frame_mask(torch::full({S, S}, -1.f), 640, 480).empty());
+}
+
+TEST(MaskOps, FrameMasksGiveContestedPixelsToTheMoreProbableObject) {
+  const int64_t width = 96, height = 64;
+  const auto a = rect(0, 0, 12, 8), b = rect(8, 0, 20, 8), inside = rect(2, 2, 6, 6);
+  std::vector<sam3::FrameMask> masks = {sam3::frame_mask(a, width, height),
+                                        sam3::frame_mask(b, width, height),
+                                        sam3::frame_mask(inside, width, height)};
+  const std::vector<float> probabilities = {0.6f, 0.9f, 0.5f};
+  const auto boxes_before = std::vector<int64_t>{masks[2].x, masks[2].y, masks[2].width};
+  sam3::non_overlap_frame_masks(masks, probabilities);
+  // The same decisions as non_overlap_by_object on the whole frames.
+  const auto whole = sam3::non_overlap_by_object(
+      torch::stack(
+          {resized(a, width, height), resized(b, width, height), resized(inside, width, height)}),
+      torch::tensor(probabilities));
+  for (int64_t k = 0; k < 3; ++k)
+    EXPECT_TRUE(torch::equal(pasted(masks[k], width, height) > 0, whole[k] > 0)) << k;
+  EXPECT_FALSE((masks[2].logits > 0).any().item<bool>()); // all inside a more probable one
+  EXPECT_EQ((std::vector<int64_t>{masks[2].x, masks[2].y, masks[2].width}), boxes_before);
+  // A tie goes to the lower index; a probability of 0 keeps nothing.
+  std::vector<sam3::FrameMask> tie = {sam3::frame_mask(a, width, height),
+                                      sam3::frame_mask(b, width, height)};
+  sam3::non_overlap_frame_masks(tie, {0.8f, 0.8f});
+  EXPECT_TRUE((pasted(tie[0], width, height) > 0)[4 * 2][9 * 3].item<bool>());
+  EXPECT_FALSE((pasted(tie[1], width, height) > 0)[4 * 2][9 * 3].item<bool>());
+  std::vector<sam3::FrameMask> zero = {sam3::frame_mask(a, width, height)};
+  sam3::non_overlap_frame_masks(zero, {0.f});
+  EXPECT_FALSE((zero[0].logits > 0).any().item<bool>());
+}
+
 // ---------------------------------------------------------------- the loop
+
+TEST(TrackingLoop, ReportsMasksAndBoxesAtTheFrameSize) {
+  // Soft edges (+10 inside, -2 outside) put the resized masks' edges between low-resolution
+  // pixel edges, so boxes at the frame's size differ from boxes at S.
+  const auto soft = [](const torch::Tensor &m) { return m.clamp_min(-2.f); };
+  FrameDetections dets;
+  dets.mask_logits = torch::stack({soft(rect(4, 4, 12, 12)), soft(rect(6, 6, 10, 10))});
+  dets.scores = torch::tensor({0.9f, 0.8f});
+  dets.labels = {0, 0};
+  Scene run(raw_options());
+  run.width = 320;
+  run.height = 200;
+  auto out = run.step_with(0, dets);
+  ASSERT_EQ(out.size(), 1u);
+  // The second object lies inside the first, more probable one: the non-overlap step leaves it
+  // no pixel, and it is still reported with its box, as the official output does.
+  ASSERT_EQ(ids_of(out[0]), (std::vector<int64_t>{0, 1}));
+  for (int64_t k = 0; k < 2; ++k) {
+    const auto &o = out[0].objects[k];
+    const auto whole = resized(dets.mask_logits[k], run.width, run.height) > 0;
+    const auto rows = whole.any(1).nonzero(), cols = whole.any(0).nonzero();
+    const std::array<float, 4> expected = {
+        cols[0][0].item<float>() / run.width, rows[0][0].item<float>() / run.height,
+        (cols[-1][0].item<float>() + 1) / run.width, (rows[-1][0].item<float>() + 1) / run.height};
+    EXPECT_EQ(o.box, expected) << k;
+    EXPECT_NE(o.box, sam3::boxes_from_masks(dets.mask_logits[k].unsqueeze(0) > 0)[0]) << k;
+    EXPECT_EQ(o.frame_mask.width, cols[-1][0].item<int64_t>() - cols[0][0].item<int64_t>() + 1);
+  }
+  EXPECT_TRUE((out[0].objects[0].frame_mask.logits > 0).any().item<bool>());
+  EXPECT_FALSE((out[0].objects[1].frame_mask.logits > 0).any().item<bool>());
+}
 
 TEST(TrackingLoop, IdSurvivesMissedDetectionsAndOcclusion) {
   Scene run(raw_options());
@@ -586,15 +694,28 @@ TEST(TrackingLoop, OutputMasksDoNotOverlapAndFavourTheMoreProbableTrack) {
 
 // An object whose every pixel goes to a more probable one is not output (the references drop
 // masks with no area after the non-overlap step), but it stays tracked.
-TEST(TrackingLoop, AnObjectLeftWithNoPixelsIsNotOutput) {
-  Scene run(raw_options());
-  run.step(0, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
-  run.tracker->object(0).logit = 4.f;
-  run.tracker->object(1).logit = 1.f;
-  auto out = run.step(1, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(ids_of(out[0]), (std::vector<int64_t>{0}));
-  EXPECT_EQ(run.loop.object_ids().size(), 2u);
+// As _postprocess_output: an object whose mask is empty is not output (it stays tracked); one
+// that only the non-overlap step empties is, with the box of its own mask.
+TEST(TrackingLoop, OnlyObjectsWithoutPixelsBeforeTheNonOverlapStepAreLeftOut) {
+  for (const int64_t size : {int64_t{0}, int64_t{96}}) {
+    Scene run(raw_options());
+    run.width = run.height = size;
+    run.step(0, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
+    run.tracker->object(0).logit = 4.f;
+    run.tracker->object(1).logit = 1.f;
+    auto out = run.step(1, {{2, 2, 14, 14, 0.9f}, {4, 4, 10, 10, 0.9f}});
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(ids_of(out[0]), (std::vector<int64_t>{0, 1})) << "frame size " << size;
+    const auto &hidden = out[0].objects[1];
+    EXPECT_FALSE(((size ? hidden.frame_mask.logits : hidden.mask_logits) > 0).any().item<bool>());
+    EXPECT_FLOAT_EQ(hidden.box[0], 4.f / S);
+    EXPECT_FLOAT_EQ(hidden.box[2], 10.f / S);
+    run.tracker->object(1).lost = true;
+    out = run.step(2, {{2, 2, 14, 14, 0.9f}});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(ids_of(out[0]), (std::vector<int64_t>{0})) << "frame size " << size;
+    EXPECT_EQ(run.loop.object_ids().size(), 2u);
+  }
 }
 
 // Objects born together remember masks that do not overlap: each contested pixel goes to the
