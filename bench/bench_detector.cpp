@@ -1,7 +1,7 @@
 // Per-stage latency of the SAM 3 detector, printed as a table.
 //
 //   bench_detector [--preset tiny|full | --model DIR] [--device cpu|cuda]
-//                  [--precision fp32|bf16|fp16] [--iterations N] [--warmup N] [--csv]
+//                  [--precision fp32|bf16|fp16|autocast-bf16] [--iterations N] [--warmup N] [--csv]
 //                  [--profile TRACE.json]
 //
 // Without --model the weights are random (model/test_model.h); speed does not depend on their
@@ -115,6 +115,8 @@ int main(int argc, char **argv) {
                            torch::ones({1, 1}, torch::kInt64).to(device),
                            torch::ones({1, 1}, torch::kBool).to(device)};
 
+    const sam3::AutocastScope autocast(device.type(),
+                                       precision == sam3::Precision::kAutocastBFloat16);
     std::map<std::string, Stats> stats;
     std::vector<std::string> order = {"preprocess (1280x720)",        "vision encoder (ViT + neck)",
                                       "text encoder (1 prompt)",      "detector heads, text",

@@ -18,6 +18,8 @@ GType gst_sam3_precision_get_type(void) {
       {GST_SAM3_PRECISION_FP32, "32-bit float", "fp32"},
       {GST_SAM3_PRECISION_BF16, "bfloat16", "bf16"},
       {GST_SAM3_PRECISION_FP16, "IEEE half", "fp16"},
+      {GST_SAM3_PRECISION_AUTOCAST_BF16,
+       "fp32 weights under bfloat16 autocast (the official SAM 3's precision)", "autocast-bf16"},
       {0, NULL, NULL},
   };
   if (g_once_init_enter(&id)) {
@@ -58,6 +60,8 @@ static sam3::Precision to_precision(GstSam3Precision p) {
     return sam3::Precision::kBFloat16;
   case GST_SAM3_PRECISION_FP16:
     return sam3::Precision::kFloat16;
+  case GST_SAM3_PRECISION_AUTOCAST_BF16:
+    return sam3::Precision::kAutocastBFloat16;
   default:
     return sam3::Precision::kFloat32;
   }

@@ -29,6 +29,8 @@ G_BEGIN_DECLS
  * @GST_SAM3_PRECISION_FP32: 32-bit float
  * @GST_SAM3_PRECISION_BF16: bfloat16 (fast on recent GPUs)
  * @GST_SAM3_PRECISION_FP16: IEEE half
+ * @GST_SAM3_PRECISION_AUTOCAST_BF16: fp32 weights run under bfloat16 autocast, the official
+ *   SAM 3's precision (matrix products in bf16, normalisations and reductions in fp32)
  *
  * The arithmetic the model runs in.
  */
@@ -36,6 +38,7 @@ typedef enum {
   GST_SAM3_PRECISION_FP32 = 0,
   GST_SAM3_PRECISION_BF16 = 1,
   GST_SAM3_PRECISION_FP16 = 2,
+  GST_SAM3_PRECISION_AUTOCAST_BF16 = 3,
 } GstSam3Precision;
 
 #define GST_TYPE_SAM3_PRECISION (gst_sam3_precision_get_type())

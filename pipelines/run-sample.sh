@@ -13,7 +13,7 @@
 #                  (model_type "sam3") runs without sam3track.
 #   PROMPT=TEXT    concepts, ';'-separated (default "person"; with models/sam3-shapes
 #                  "red circle;purple triangle")
-#   DEVICE=cpu|cuda[:N], PRECISION=fp32|bf16|fp16, THRESHOLD=0..1
+#   DEVICE=cpu|cuda[:N], PRECISION=fp32|bf16|fp16|autocast-bf16, THRESHOLD=0..1
 #   OUT=DIR        where results go (default out/)
 #   SKIP_INSTALL=1 do not run tools/install-deps.sh
 set -euo pipefail

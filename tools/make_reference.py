@@ -29,6 +29,7 @@ import os
 import sys
 
 import torch
+import torchvision
 import transformers
 from safetensors.torch import load_file, save_file
 from transformers import CLIPTokenizer, Sam3Config, Sam3Model
@@ -56,7 +57,9 @@ def parse_args():
     p.add_argument("--model", required=True, help="model folder (config.json, model.safetensors, "
                    "vocab.json, merges.txt)")
     p.add_argument("--out", required=True, help="reference safetensors file to write")
-    p.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "autocast-bf16"], default="fp32",
+                   help="the weights' dtype, or fp32 weights run under torch.autocast with "
+                        "bfloat16 (autocast-bf16: the official SAM 3's precision)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--attn", choices=["eager", "sdpa"], default="eager",
                    help="transformers attention implementation (default: eager)")
@@ -204,7 +207,7 @@ def check_against_forward(model, inputs, outputs, prefix, dtype, official_text=F
     # The vision encoder runs on a batch of copies here and once in the staged run; batched
     # kernels may round differently, so equality is checked to a tolerance far below the
     # parity tolerance.
-    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    tolerance = 1e-5 if dtype == torch.float32 and not torch.is_autocast_enabled() else 2e-2
     for name, staged in outputs.items():
         reference = getattr(full, name)
         error = (reference.float() - staged.float()).abs().max().item()
@@ -245,14 +248,36 @@ def make_frame():
     return torch.randint(0, 256, (*FRAME_SIZE, 3), dtype=torch.uint8, generator=generator)
 
 
-@torch.no_grad()
+def fp32_roi_align():
+    """The geometry encoder's ROI align in fp32, as torchvision's autocast rule runs it on CUDA
+    (the official SAM 3's device). transformers hands it bf16 features cast to fp16, which
+    torch.cat under CPU autocast rejects."""
+    roi_align = torchvision.ops.roi_align
+
+    def in_fp32(features, boxes, *args, **kwargs):
+        with torch.autocast(features.device.type, enabled=False):
+            out = roi_align(features.float(), [b.float() for b in boxes], *args, **kwargs)
+        return out.to(features.dtype)
+
+    torchvision.ops.roi_align = in_fp32
+
+
 def main():
     args = parse_args()
     strict_numerics()
-    dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda asked for, but torch sees no CUDA device")
+    if args.dtype == "autocast-bf16":
+        fp32_roi_align()
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            run(args, torch.float32, device)
+    else:
+        run(args, torch.float32 if args.dtype == "fp32" else torch.bfloat16, device)
+
+
+@torch.no_grad()
+def run(args, dtype, device):
     official = args.behaviour == "official"
 
     model = load_model(args.model, dtype, device, args.attn, args.behaviour)

@@ -37,7 +37,7 @@ int usage(const char *argv0, const std::string &why) {
          "\"x,y,w,h[,neg];...\"}]}\n"
          "                       (each prompt its own text and boxes; one model load for all)\n"
          "  --device D           cpu (default), cuda, cuda:N\n"
-         "  --precision P        fp32 (default), bf16, fp16\n"
+         "  --precision P        fp32 (default), bf16, fp16, autocast-bf16\n"
          "  --threshold T        minimum score (default 0.5)\n"
          "  --mask-threshold T   mask probability threshold (default 0.5)\n"
          "  --max-instances N    keep the N best per image (default: all)\n"

@@ -75,6 +75,9 @@ torch::Tensor roi_align(const torch::Tensor &features, const torch::Tensor &boxe
   if (N == 0 || B == 0)
     return torch::zeros({B, N, C, P, Q}, features.options());
 
+  // In fp32 under autocast too, as torchvision's roi_align runs there (its autocast rule casts
+  // to fp32): the products below are sums over pixels, not learnt projections.
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   const auto compute = features.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
   auto f = features.to(compute);
   auto bx = boxes.to(f.device(), compute);

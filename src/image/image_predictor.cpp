@@ -26,7 +26,7 @@ EncodedImage ImagePredictor::encode(const torch::Tensor &rgb) {
   image.height = rgb.size(0);
   image.width = rgb.size(1);
   auto pixels = preprocess_image(rgb, model_->image_size(), model_->device(), model_->dtype());
-  std::lock_guard<std::recursive_mutex> lock(model_->run_mutex());
+  ModelRun run(*model_);
   image.vision = model_->detector()->encode_image(pixels);
   return image;
 }
@@ -105,7 +105,7 @@ void ImagePredictor::run_group(const EncodedImage &image, const std::vector<Conc
 
   DetectorOutputs res;
   {
-    std::lock_guard<std::recursive_mutex> lock(model_->run_mutex());
+    ModelRun run(*model_);
     res = model_->detector()->detect(image.vision, text, boxes);
   }
   auto scores = (torch::sigmoid(res.pred_logits.to(torch::kFloat32)) *

@@ -3,6 +3,7 @@
 #include "io/safetensors.h"
 #include "model/weights.h"
 
+#include <ATen/autocast_mode.h>
 #include <sys/stat.h>
 
 #include <stdexcept>
@@ -40,7 +41,10 @@ Precision parse_precision(const std::string &name) {
     return Precision::kBFloat16;
   if (n == "fp16" || n == "float16")
     return Precision::kFloat16;
-  throw std::invalid_argument("unknown precision \"" + name + "\" (expected fp32, bf16 or fp16)");
+  if (n == "autocast-bf16")
+    return Precision::kAutocastBFloat16;
+  throw std::invalid_argument("unknown precision \"" + name +
+                              "\" (expected fp32, bf16, fp16 or autocast-bf16)");
 }
 
 std::string precision_name(Precision precision) {
@@ -51,6 +55,8 @@ std::string precision_name(Precision precision) {
     return "bf16";
   case Precision::kFloat16:
     return "fp16";
+  case Precision::kAutocastBFloat16:
+    return "autocast-bf16";
   }
   return "fp32";
 }
@@ -63,6 +69,8 @@ torch::ScalarType precision_dtype(Precision precision) {
     return torch::kBFloat16;
   case Precision::kFloat16:
     return torch::kFloat16;
+  case Precision::kAutocastBFloat16:
+    return torch::kFloat32;
   }
   return torch::kFloat32;
 }
@@ -179,7 +187,7 @@ TextFeatures Model::text_features(const std::string &text) {
   auto tokens = tokenizer_->tokenize_batch({text});
   TextFeatures features;
   {
-    std::lock_guard<std::recursive_mutex> lock(run_mutex_);
+    ModelRun run(*this);
     features =
         detector_->encode_text(tokens.input_ids.to(device_), tokens.attention_mask.to(device_));
   }
@@ -189,5 +197,29 @@ TextFeatures Model::text_features(const std::string &text) {
   text_cache_.emplace(text, features);
   return features;
 }
+
+AutocastScope::AutocastScope(c10::DeviceType device_type, bool enabled)
+    : enabled_(enabled), device_type_(device_type) {
+  if (!enabled_)
+    return;
+  was_enabled_ = at::autocast::is_autocast_enabled(device_type_);
+  was_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+  at::autocast::set_autocast_enabled(device_type_, true);
+  at::autocast::set_autocast_dtype(device_type_, at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_)
+    return;
+  if (at::autocast::decrement_nesting() == 0)
+    at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_type_, was_enabled_);
+  at::autocast::set_autocast_dtype(device_type_, was_dtype_);
+}
+
+ModelRun::ModelRun(Model &model)
+    : lock_(model.run_mutex()),
+      autocast_(model.device().type(), model.precision() == Precision::kAutocastBFloat16) {}
 
 } // namespace sam3

@@ -18,11 +18,16 @@
 
 namespace sam3 {
 
-enum class Precision { kFloat32, kBFloat16, kFloat16 };
+// kAutocastBFloat16 is the official SAM 3's precision: fp32 weights, run under
+// torch.autocast(dtype=bfloat16) (matrix products and convolutions in bf16, normalisations,
+// softmax and reductions in fp32, as the autocast op lists of the device decide).
+enum class Precision { kFloat32, kBFloat16, kFloat16, kAutocastBFloat16 };
 
-// "fp32", "bf16", "fp16" (also "float32", "bfloat16", "float16"); throws std::invalid_argument.
+// "fp32", "bf16", "fp16", "autocast-bf16" (also "float32", "bfloat16", "float16"); throws
+// std::invalid_argument.
 Precision parse_precision(const std::string &name);
 std::string precision_name(Precision precision);
+// The weights' and inputs' dtype (fp32 under autocast).
 torch::ScalarType precision_dtype(Precision precision);
 
 // "cpu", "cuda", "cuda:N". Throws std::invalid_argument for an unknown name and
@@ -65,7 +70,7 @@ public:
   TextFeatures text_features(const std::string &text);
 
   // The detector runs one request at a time per model: elements sharing a model serialise
-  // here rather than racing on module state.
+  // here rather than racing on module state. Runs take it through ModelRun.
   std::recursive_mutex &run_mutex() { return run_mutex_; }
 
 private:
@@ -82,6 +87,34 @@ private:
   std::mutex text_mutex_;
   std::map<std::string, TextFeatures> text_cache_;
   std::recursive_mutex run_mutex_;
+};
+
+// While it lives, the calling thread runs under bf16 autocast for `device_type` when `enabled`
+// (autocast is per thread; the outermost scope drops the weight casts autocast cached, and each
+// restores what was set before it).
+class AutocastScope {
+public:
+  AutocastScope(c10::DeviceType device_type, bool enabled);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope &) = delete;
+  AutocastScope &operator=(const AutocastScope &) = delete;
+
+private:
+  bool enabled_;
+  c10::DeviceType device_type_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+
+// One use of a model by the calling thread, for as long as it lives: holds the model's run
+// mutex and, for Precision::kAutocastBFloat16, bf16 autocast on the model's device.
+class ModelRun {
+public:
+  explicit ModelRun(Model &model);
+
+private:
+  std::lock_guard<std::recursive_mutex> lock_;
+  AutocastScope autocast_;
 };
 
 } // namespace sam3

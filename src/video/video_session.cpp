@@ -101,7 +101,7 @@ SubmitResult VideoSession::submit(const VideoFrame &input) {
   if (!(width > 0 && height > 0))
     throw std::invalid_argument("a video frame given as backbone features needs its size");
 
-  std::lock_guard<std::recursive_mutex> lock(model_->run_mutex());
+  ModelRun run(*model_);
   torch::NoGradGuard no_grad;
   const torch::Tensor backbone =
       input.backbone.defined() ? input.backbone : encoder_->encode(input.rgb).vision.backbone;

@@ -206,17 +206,24 @@ TEST_F(ModelTest, HalfPrecisionOnTheCpuFollowsFp32) {
   auto run = [&](sam3::Precision precision) {
     auto model = sam3::Model::load(*dir_, torch::kCPU, precision);
     torch::NoGradGuard no_grad;
+    sam3::ModelRun scope(*model);
     auto pixels = sam3::preprocess_image(test_image(60, 90), model->image_size(), torch::kCPU,
                                          model->dtype());
     auto vision = model->detector()->encode_image(pixels);
     auto out = model->detector()->detect(vision, model->text_features("red car"));
+    // Under autocast the weights stay fp32 and the projections still run in bf16.
+    if (precision == sam3::Precision::kAutocastBFloat16) {
+      EXPECT_EQ(pixels.scalar_type(), torch::kFloat32);
+      EXPECT_EQ(out.pred_logits.scalar_type(), torch::kBFloat16);
+    }
     auto scores = (out.pred_logits.to(torch::kFloat32).sigmoid() *
                    out.presence_logits.to(torch::kFloat32).sigmoid())
                       .squeeze(0);
     return std::make_pair(scores, out.pred_masks.to(torch::kFloat32).squeeze(0) > 0);
   };
   const auto [ref_scores, ref_masks] = run(sam3::Precision::kFloat32);
-  for (auto precision : {sam3::Precision::kBFloat16, sam3::Precision::kFloat16}) {
+  for (auto precision : {sam3::Precision::kBFloat16, sam3::Precision::kFloat16,
+                         sam3::Precision::kAutocastBFloat16}) {
     const auto [scores, masks] = run(precision);
     ASSERT_EQ(scores.sizes(), ref_scores.sizes());
     const double max_score_delta = (scores - ref_scores).abs().max().item<double>();

@@ -305,6 +305,64 @@ TEST_F(DetectorParity, Bf16KeepsTransformersBestInstancesAndTheirMasks) {
   }
 }
 
+// The official SAM 3's precision on both sides: fp32 weights under bf16 autocast
+// (transformers in torch.autocast, ours Precision::kAutocastBFloat16). The same dispatcher
+// decides which operations run in bf16, but the two split the model into different operations
+// (fused attention against eager, say), so each rounds in its own places: as for bf16, ours
+// must stay as close to fp32 as transformers' autocast run does.
+TEST_F(DetectorParity, AutocastFollowsTransformersUnderAutocast) {
+  const auto ref = sam3::SafetensorsFile::open(reference("official", "autocast-bf16"));
+  ASSERT_EQ(ref.metadata().at("dtype"), "autocast-bf16");
+  auto loaded = sam3::Model::load(model(), torch::kCPU, sam3::Precision::kAutocastBFloat16);
+  auto &detector = loaded->detector();
+  const auto in = read_inputs(ref);
+  torch::NoGradGuard no_grad;
+  std::vector<std::pair<std::string, sam3::DetectorOutputs>> outputs;
+  {
+    sam3::ModelRun run(*loaded);
+    auto vision = detector->encode_image(in.pixel_values);
+    auto text = detector->encode_text(in.input_ids, in.attention_mask);
+    const auto padding = in.input_boxes_labels == -10;
+    sam3::BoxPrompts boxes{
+        in.input_boxes,
+        torch::where(padding, torch::zeros_like(in.input_boxes_labels), in.input_boxes_labels),
+        padding.logical_not()};
+    const auto size = detector->config().vision.backbone.image_size;
+    auto image = detector->encode_image(
+        sam3::preprocess_image(ref.tensor("image.rgb"), size, torch::kCPU, torch::kFloat32));
+    outputs = {{"text", detector->detect(vision, text)},
+               {"boxes", detector->detect(vision, text, boxes)},
+               {"image", detector->detect(image, text)}};
+  }
+  const auto fp32 = sam3::SafetensorsFile::open(reference("official"));
+  std::vector<RankingResult> results, ours_fp32, theirs_fp32;
+  for (const auto &[prefix, o] : outputs) {
+    EXPECT_EQ(o.pred_logits.scalar_type(), torch::kBFloat16)
+        << prefix << ": the projections should have run in bf16";
+    using Scored = std::array<torch::Tensor, 3>; // logits, presence logits, mask logits
+    const Scored ours = {o.pred_logits.to(torch::kFloat32), o.presence_logits.to(torch::kFloat32),
+                         o.pred_masks.to(torch::kFloat32)};
+    const auto stored = [&, prefix = prefix](const sam3::SafetensorsFile &f) {
+      return Scored{f.tensor(prefix + ".pred_logits"), f.tensor(prefix + ".presence_logits"),
+                    f.tensor(prefix + ".pred_masks")};
+    };
+    const auto rank = [&, prefix = prefix](const Scored &a, const Scored &b) {
+      return compare_ranking(prefix, 5, a[0], a[1], a[2], b[0], b[1], b[2]);
+    };
+    results.push_back(rank(ours, stored(ref)));
+    ours_fp32.push_back(rank(ours, stored(fp32)));
+    theirs_fp32.push_back(rank(stored(ref), stored(fp32)));
+  }
+  print_ranking(results, "autocast bf16, ours against transformers (official behaviour)");
+  print_ranking(ours_fp32, "ours under autocast against transformers in fp32");
+  print_ranking(theirs_fp32, "transformers under autocast against transformers in fp32");
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_GE(ours_fp32[i].mean_iou, theirs_fp32[i].mean_iou - 0.01) << results[i].name;
+    EXPECT_LE(ours_fp32[i].max_score_delta, 2 * theirs_fp32[i].max_score_delta + 1e-3)
+        << results[i].name;
+  }
+}
+
 TEST_F(DetectorParity, TheTwoBehavioursDifferOnTextOnlyPrompts) {
   // Checked against each other's reference, each must fail on the text-only outputs (so the
   // switch is real) and agree on the box prompts (same path in both).

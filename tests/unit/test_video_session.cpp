@@ -141,6 +141,38 @@ TEST_F(VideoSessionTest, ABoxQueuedBeforeAFrameCreatesAPromptedObjectOnIt) {
   EXPECT_TRUE(o.prompted);
 }
 
+// The official SAM 3's precision (fp32 weights under bf16 autocast) runs the whole loop --
+// backbone, prompt, tracker, memory -- and follows fp32 to bf16 rounding: the same objects on
+// every frame, with masks of about the same area.
+TEST_F(VideoSessionTest, AutocastTracksAsFp32Does) {
+  const auto track = [](const std::shared_ptr<Model> &model) {
+    VideoSession s;
+    s.set_model(model, options(1)); // the prompt's frame is still held when the box lands
+    s.add_box(2, 2, 60, 44, "cup");
+    std::vector<std::vector<double>> areas;
+    for (int64_t n = 3; n < 9; ++n) {
+      s.submit(rgb_frame(n));
+      for (const auto &frame : s.take_ready()) {
+        areas.emplace_back();
+        for (const auto &o : frame.objects)
+          areas.back().push_back((o.track.frame_mask.logits > 0).sum().item<double>());
+      }
+    }
+    return areas;
+  };
+  const auto fp32 = track(*model_);
+  const auto autocast =
+      track(Model::load(*dir_ + "/video", torch::kCPU, Precision::kAutocastBFloat16));
+  ASSERT_EQ(autocast.size(), fp32.size());
+  ASSERT_FALSE(fp32.empty());
+  ASSERT_EQ(fp32[0].size(), 1u) << "the prompted object shows on its frame";
+  for (size_t k = 0; k < fp32.size(); ++k) {
+    ASSERT_EQ(autocast[k].size(), fp32[k].size()) << "frame " << k;
+    for (size_t i = 0; i < fp32[k].size(); ++i)
+      EXPECT_NEAR(autocast[k][i], fp32[k][i], 0.1 * fp32[k][i] + 2) << "frame " << k;
+  }
+}
+
 TEST_F(VideoSessionTest, AnEmptyBoxIsRefusedWhenQueued) {
   auto s = session();
   EXPECT_THROW(s->add_box(8, 8, 0, 16, "cup"), std::invalid_argument);
