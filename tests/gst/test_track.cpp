@@ -168,6 +168,25 @@ GstPadProbeReturn count_masks(GstPad *, GstPadProbeInfo *info, gpointer data) {
   return GST_PAD_PROBE_OK;
 }
 
+// A buffer's instances as text (track id, box, mask bytes), to compare runs.
+std::string instances_text(GstBuffer *buf) {
+  GstSam3Meta *meta = gst_buffer_get_sam3_meta(buf);
+  std::string text;
+  for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
+    const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
+    text += std::to_string(inst->track_id) + "@" + std::to_string(inst->x) + "," +
+            std::to_string(inst->w) + ":";
+    if (inst->mask) {
+      GstMapInfo map;
+      gst_buffer_map(inst->mask, &map, GST_MAP_READ);
+      text.append(reinterpret_cast<const char *>(map.data), map.size);
+      gst_buffer_unmap(inst->mask, &map);
+    }
+    text += ";";
+  }
+  return text;
+}
+
 // Pushes 6 frames through `h`; returns the detector's instance masks seen entering the element
 // named `watch` and sam3track's output instances (id, box, mask bytes) per frame.
 std::pair<guint, std::vector<std::string>> masks_and_tracks(GstHarness *h, const char *watch) {
@@ -180,21 +199,7 @@ std::pair<guint, std::vector<std::string>> masks_and_tracks(GstHarness *h, const
   std::vector<std::string> tracks;
   for (guint64 n = 0; n < 6; ++n) {
     GstBuffer *out = gst_harness_push_and_pull(h, frame(n));
-    GstSam3Meta *meta = gst_buffer_get_sam3_meta(out);
-    std::string text;
-    for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
-      const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
-      text += std::to_string(inst->track_id) + "@" + std::to_string(inst->x) + "," +
-              std::to_string(inst->w) + ":";
-      if (inst->mask) {
-        GstMapInfo map;
-        gst_buffer_map(inst->mask, &map, GST_MAP_READ);
-        text.append(reinterpret_cast<const char *>(map.data), map.size);
-        gst_buffer_unmap(inst->mask, &map);
-      }
-      text += ";";
-    }
-    tracks.push_back(text);
+    tracks.push_back(instances_text(out));
     gst_buffer_unref(out);
   }
   return {detector_masks, tracks};
@@ -546,23 +551,7 @@ std::vector<std::string> tracks_of_file(int frames, bool hide_length) {
   g_object_set(sink, "signal-handoffs", TRUE, nullptr);
   g_signal_connect(sink, "handoff",
                    G_CALLBACK(+[](GstElement *, GstBuffer *buf, GstPad *, gpointer data) {
-                     GstSam3Meta *meta = gst_buffer_get_sam3_meta(buf);
-                     std::string text;
-                     for (guint i = 0; meta && i < gst_sam3_meta_get_n_instances(meta); ++i) {
-                       const GstSam3Instance *inst = gst_sam3_meta_get_instance(meta, i);
-                       if (inst->track_id == 0)
-                         continue; // the detector's own instances
-                       text += std::to_string(inst->track_id) + "@" + std::to_string(inst->x) +
-                               "," + std::to_string(inst->w) + ":";
-                       if (inst->mask) {
-                         GstMapInfo map;
-                         gst_buffer_map(inst->mask, &map, GST_MAP_READ);
-                         text.append(reinterpret_cast<const char *>(map.data), map.size);
-                         gst_buffer_unmap(inst->mask, &map);
-                       }
-                       text += ";";
-                     }
-                     static_cast<std::vector<std::string> *>(data)->push_back(text);
+                     static_cast<std::vector<std::string> *>(data)->push_back(instances_text(buf));
                    }),
                    &tracks);
   gst_object_unref(sink);
