@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The detector's speed, ours against transformers' Sam3Model, in one run.
 
-    .venv/bin/python bench/compare_detector.py [--preset tiny|full] [--precision fp32|bf16]
+    .venv/bin/python bench/compare_detector.py [--preset tiny|full] [--precision fp32|bf16|autocast-bf16]
         [--threads N] [--iterations K] [--build DIR] [--model DIR] [--profile]
 
 Both sides get the same seeded weights (a folder from sam3-make-test-model, or --model), the
@@ -67,7 +67,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", choices=["tiny", "full"], default="tiny")
     p.add_argument("--model", help="model folder (default: generated for --preset, seed 0)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=["fp32", "bf16", "autocast-bf16"], default="fp32",
+                   help="autocast-bf16: fp32 weights under bf16 autocast on both sides")
     p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--iterations", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
@@ -136,8 +137,17 @@ def print_profiles(ours, theirs, rows):
 
 
 @torch.no_grad()
-def transformers_side(model_dir, dtype, iterations, warmup, trace_path=None):
+def transformers_side(model_dir, dtype, iterations, warmup, trace_path=None, autocast=False):
+    """With autocast, each stage runs in an autocast region of its own, as each of our runs does:
+    autocast caches the weights' bf16 copies only until its region ends."""
     model = make_reference.load_model(model_dir, dtype, torch.device("cpu"), "sdpa", "official")
+
+    def region(fn):
+        def run():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                return fn()
+        return run
+
     size = model.config.vision_config.backbone_config.image_size
     processor = Sam3ImageProcessor(size={"height": size, "width": size})
     frame = torch.randint(0, 256, (3, 720, 1280), dtype=torch.uint8,
@@ -167,20 +177,21 @@ def transformers_side(model_dir, dtype, iterations, warmup, trace_path=None):
 
     stats, flops = {}, {}
     pixels, stats[STAGES[0]] = timed(preprocess, iterations, warmup)
-    vision, stats[STAGES[1]] = timed(lambda: model.vision_encoder(pixels), iterations, warmup)
+    vision, stats[STAGES[1]] = timed(region(lambda: model.vision_encoder(pixels)), iterations,
+                                     warmup)
     text, stats[STAGES[2]] = timed(
-        lambda: make_reference.text_embeddings(model, ids, mask), iterations, warmup)
-    _, stats[STAGES[3]] = timed(lambda: heads(vision, text, False), iterations, warmup)
-    _, stats[STAGES[4]] = timed(lambda: heads(vision, text, True), iterations, warmup)
-    flops[STAGES[1]] = gflop(lambda: model.vision_encoder(pixels))
-    flops[STAGES[2]] = gflop(lambda: make_reference.text_embeddings(model, ids, mask))
-    flops[STAGES[3]] = gflop(lambda: heads(vision, text, False))
-    flops[STAGES[4]] = gflop(lambda: heads(vision, text, True))
+        region(lambda: make_reference.text_embeddings(model, ids, mask)), iterations, warmup)
+    _, stats[STAGES[3]] = timed(region(lambda: heads(vision, text, False)), iterations, warmup)
+    _, stats[STAGES[4]] = timed(region(lambda: heads(vision, text, True)), iterations, warmup)
+    flops[STAGES[1]] = gflop(region(lambda: model.vision_encoder(pixels)))
+    flops[STAGES[2]] = gflop(region(lambda: make_reference.text_embeddings(model, ids, mask)))
+    flops[STAGES[3]] = gflop(region(lambda: heads(vision, text, False)))
+    flops[STAGES[4]] = gflop(region(lambda: heads(vision, text, True)))
     flops[STAGES[5]] = flops[STAGES[1]] + flops[STAGES[2]] + flops[STAGES[3]]
     if trace_path:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            heads(model.vision_encoder(pixels), make_reference.text_embeddings(model, ids, mask),
-                  False)
+            region(lambda: heads(model.vision_encoder(pixels),
+                                 make_reference.text_embeddings(model, ids, mask), False))()
         prof.export_chrome_trace(trace_path)
     medians = {k: statistics.median(v) for k, v in stats.items()}
     medians[STAGES[5]] = sum(medians[s] for s in STAGES[:4])
@@ -204,7 +215,10 @@ def ours_side(build, model_dir, precision, threads, iterations, warmup, trace_pa
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
-    dtype = torch.float32 if args.precision == "fp32" else torch.bfloat16
+    autocast = args.precision == "autocast-bf16"
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    if autocast:
+        make_reference.fp32_roi_align()
     with tempfile.TemporaryDirectory(prefix="sam3-compare-") as tmp:
         model_dir = args.model
         if not model_dir:
@@ -215,13 +229,14 @@ def main():
         our_trace, their_trace = (os.path.join(tmp, f"{side}.json") if args.profile else None
                                   for side in ("ours", "transformers"))
         theirs, flops = transformers_side(model_dir, dtype, args.iterations, args.warmup,
-                                          their_trace)
+                                          their_trace, autocast)
         ours = ours_side(args.build, model_dir, args.precision, args.threads, args.iterations,
                          args.warmup, our_trace)
         if args.profile:
             profiles = operator_self_times(our_trace), operator_self_times(their_trace)
 
-    peak = cpu_peak_gflops(args.threads, dtype)
+    peak = cpu_peak_gflops(args.threads, torch.float32 if args.precision == "fp32" else
+                           torch.bfloat16)
     print(f"SAM 3 detector, {args.model or 'preset ' + args.preset}, cpu, {args.precision}, "
           f"{args.threads} threads, median of {args.iterations}; torch {torch.__version__}; "
           f"peak {peak:.0f} GFLOP/s")

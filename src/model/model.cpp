@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include "common/allocator.h"
 #include "io/safetensors.h"
 #include "model/weights.h"
 
@@ -127,6 +128,8 @@ ModelFiles locate_model(const std::string &path) {
 
 std::shared_ptr<Model> Model::load(const std::string &path, torch::Device device,
                                    Precision precision, const DetectorBehaviour &behaviour) {
+  if (device.is_cpu())
+    keep_activations_in_the_heap();
   std::shared_ptr<Model> model(new Model());
   model->files_ = locate_model(path);
   model->config_ = load_config(model->files_.config);

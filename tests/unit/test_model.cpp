@@ -1,6 +1,7 @@
 // The model as users load it: generated model folders, strict weight loading, the registry,
 // the image API and its bad inputs.
 #include "model/test_model.h"
+#include "common/allocator.h"
 #include "common/threads.h"
 #include "image/image_predictor.h"
 #include "image/preprocess.h"
@@ -14,6 +15,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <malloc.h>
 #include <sched.h>
 
 #include <cstdio>
@@ -236,6 +238,21 @@ TEST_F(ModelTest, HalfPrecisionOnTheCpuFollowsFp32) {
     EXPECT_LT(max_score_delta, 0.02) << sam3::precision_name(precision);
     EXPECT_GT(mean_iou, 0.97) << sam3::precision_name(precision);
   }
+}
+
+// Loading a model for the CPU raises glibc's mmap threshold, so a large activation is taken
+// from the heap rather than mapped (and faulted in) afresh on every operation.
+TEST_F(ModelTest, LargeActivationsOnTheCpuComeFromTheHeap) {
+  auto model = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat32);
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitized test build: AddressSanitizer's allocator replaces glibc's and refuses it.
+  EXPECT_FALSE(sam3::keep_activations_in_the_heap());
+#else
+  ASSERT_TRUE(sam3::keep_activations_in_the_heap());
+  const auto mapped = mallinfo2().hblkhd;
+  auto activation = torch::empty({int64_t{64} << 20}, torch::kUInt8);
+  EXPECT_EQ(mallinfo2().hblkhd, mapped) << "a 64 MiB tensor was mmap'd";
+#endif
 }
 
 TEST_F(ModelTest, PredictReturnsSortedInstancesInsideTheImage) {
