@@ -10,10 +10,13 @@ seconds=${2:-15}
 out=${3:-$build/fuzz}
 
 command -v clang++ >/dev/null || { echo "clang++ not found (apt install clang)"; exit 77; }
+# The LibTorch the build uses (tests/meson.build passes it), else the .venv's torch wheel.
+torch_dir=${SAM3_TORCH_DIR:-$(.venv/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')}
 mkdir -p "$out"
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -Isrc -Igst/sam3meta -isystem /usr/include/torch/csrc/api/include)
-torch=(-ltorch -ltorch_cpu -lc10)
+       -Isrc -Igst/sam3meta -isystem "$torch_dir/include"
+       -isystem "$torch_dir/include/torch/csrc/api/include")
+torch=(-L"$torch_dir/lib" -Wl,-rpath,"$torch_dir/lib" -ltorch -ltorch_cpu -lc10)
 gst=($(pkg-config --cflags --libs gstreamer-1.0 gstreamer-video-1.0 json-glib-1.0))
 
 build_fuzzer() {
