@@ -563,13 +563,20 @@ FrameTracks TrackingLoop::finalise_at_frame_size(HeldFrame held) const {
   std::vector<FrameMask> masks;
   std::vector<float> probabilities;
   std::vector<const HeldObject *> shown;
-  for (const auto &o : held.objects) {
-    auto mask = frame_mask(o.mask_logits.to(torch::kFloat), held.width, held.height);
+  if (held.objects.empty())
+    return out;
+  // One device-to-host copy for the frame, not one per object.
+  std::vector<torch::Tensor> device_masks;
+  for (const auto &o : held.objects)
+    device_masks.push_back(o.mask_logits);
+  const auto host = torch::stack(device_masks).to(torch::kCPU, torch::kFloat);
+  for (size_t k = 0; k < held.objects.size(); ++k) {
+    auto mask = frame_mask(host[static_cast<int64_t>(k)], held.width, held.height);
     if (mask.empty())
       continue;
     masks.push_back(std::move(mask));
-    probabilities.push_back(o.tracker_probability);
-    shown.push_back(&o);
+    probabilities.push_back(held.objects[k].tracker_probability);
+    shown.push_back(&held.objects[k]);
   }
   std::vector<std::array<float, 4>> boxes;
   const auto w = static_cast<float>(held.width), h = static_cast<float>(held.height);

@@ -497,6 +497,20 @@ TEST(Sam3Track, ReportsBoxesAndMasksAtTheFrameSize) {
   gst_harness_teardown(h);
 }
 
+// Plays `pipeline` to EOS (an error or a minute without EOS fails the test), then frees it.
+void play_to_eos(GstElement *pipeline) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+  if (msg)
+    gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+
 // Every frame's instances (ids, boxes, mask bytes) from a JPEG-in-AVI file of `frames` frames
 // through sam3detect ! sam3track; with `hide_length`, sam3track's duration queries fail, as for
 // a stream of unknown length.
@@ -512,16 +526,7 @@ std::vector<std::string> tracks_of_file(int frames, bool hide_length) {
   EXPECT_NE(writer, nullptr) << (err ? err->message : "");
   if (!writer)
     return {};
-  gst_element_set_state(writer, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus(writer);
-  GstMessage *msg = gst_bus_timed_pop_filtered(
-      bus, 30 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-  if (msg)
-    gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(writer, GST_STATE_NULL);
-  gst_object_unref(writer);
+  play_to_eos(writer);
 
   const std::string desc =
       "filesrc location=" + path +
@@ -555,16 +560,7 @@ std::vector<std::string> tracks_of_file(int frames, bool hide_length) {
                    }),
                    &tracks);
   gst_object_unref(sink);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  bus = gst_element_get_bus(pipeline);
-  msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
-                                   (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-  if (msg)
-    gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  play_to_eos(pipeline);
   remove_dir(dir);
   return tracks;
 }
