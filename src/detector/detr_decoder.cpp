@@ -30,20 +30,18 @@ DecoderMlpImpl::DecoderMlpImpl(int64_t input_dim, int64_t hidden_dim, int64_t ou
                                int64_t num_layers) {
   TORCH_CHECK(num_layers == 2 || num_layers == 3, "decoder MLP supports 2 or 3 layers, got ",
               num_layers);
-  layer1 = register_module("layer1", Linear(input_dim, hidden_dim));
+  layer1 = register_module("layer1", Linear(input_dim, hidden_dim, Activation::kRelu));
   if (num_layers == 2) {
     layer2 = register_module("layer2", Linear(hidden_dim, output_dim));
   } else {
-    layer2 = register_module("layer2", Linear(hidden_dim, hidden_dim));
+    layer2 = register_module("layer2", Linear(hidden_dim, hidden_dim, Activation::kRelu));
     layer3 = register_module("layer3", Linear(hidden_dim, output_dim));
   }
 }
 
 torch::Tensor DecoderMlpImpl::forward(const torch::Tensor &x) {
-  auto h = torch::relu(layer1(x));
-  if (!layer3)
-    return layer2(h);
-  return layer3(torch::relu(layer2(h)));
+  auto h = layer1(x);
+  return layer3 ? layer3(layer2(h)) : layer2(h);
 }
 
 torch::Tensor inverse_sigmoid(const torch::Tensor &x, double eps) {

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include "common/allocator.h"
+#include "common/layers.h"
 #include "io/safetensors.h"
 #include "model/weights.h"
 
@@ -159,6 +160,16 @@ std::shared_ptr<Model> Model::load(const std::string &path, torch::Device device
     load_weights(*model->tracker_, file, "tracker_model.");
     model->tracker_->eval();
     model->tracker_->to(device, precision_dtype(precision));
+  }
+  if (device.is_cpu()) {
+    // bf16 autocast computes the products in bf16: the packs hold bf16 copies of the weights.
+    const auto compute =
+        precision == Precision::kAutocastBFloat16 ? torch::kBFloat16 : precision_dtype(precision);
+    pack_linears_for_cpu(*model->detector_, compute);
+    if (model->tracker_) {
+      pack_linears_for_cpu(*model->tracker_neck_, compute);
+      pack_linears_for_cpu(*model->tracker_, compute);
+    }
   }
   model->device_ = device;
   model->precision_ = precision;

@@ -31,12 +31,12 @@ ClipMlpImpl::ClipMlpImpl(const TextConfig &c) {
   // function that SAM 3 does not use, so anything but "gelu" is refused rather than guessed.
   TORCH_CHECK(c.hidden_act == "gelu", "text encoder: unsupported hidden_act '", c.hidden_act,
               "' (SAM 3 uses \"gelu\")");
-  fc1_ = register_module("fc1", Linear(c.hidden_size, c.intermediate_size));
+  fc1_ = register_module("fc1", Linear(c.hidden_size, c.intermediate_size, Activation::kGelu));
   fc2_ = register_module("fc2", Linear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor &x) {
-  return fc2_(torch::gelu(fc1_(x)));
+  return fc2_(fc1_(x));
 }
 
 ClipEncoderLayerImpl::ClipEncoderLayerImpl(const TextConfig &c) {

@@ -5,12 +5,6 @@
 namespace sam3 {
 namespace {
 
-// The rotation in float32, cast back to the input dtype, as transformers does.
-torch::Tensor rotate(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin) {
-  auto xf = x.to(torch::kFloat);
-  return (xf * cos + rotate_pairwise(xf) * sin).to(x.scalar_type());
-}
-
 int64_t head_dim_of(const TrackerConfig &config) {
   const int64_t rate = config.memory_attention_downsample_rate;
   const int64_t heads = config.memory_attention_num_attention_heads;
@@ -57,15 +51,12 @@ torch::Tensor TrackerRoPEAttentionImpl::forward(const torch::Tensor &query,
   auto split = [&](const torch::Tensor &x, int64_t length) {
     return x.view({B, length, num_heads_, head_dim}).transpose(1, 2);
   };
-  auto q = rotate(split(q_proj(query), Lq), rope.cos, rope.sin);
+  auto q = rotate(split(q_proj(query), Lq), rope);
   auto k = split(k_proj(key), Lk);
   auto v = split(v_proj(value), Lk);
   if (num_k_rope > 0) {
-    // One copy of the table per memory frame: every frame's tokens sit on the same grid.
-    const int64_t frames = num_k_rope / Lq;
-    auto rotated = rotate(k.slice(2, 0, num_k_rope), rope.cos.repeat({frames, 1}),
-                          rope.sin.repeat({frames, 1}));
-    k = torch::cat({rotated, k.slice(2, num_k_rope)}, 2);
+    // Every memory frame's tokens sit on the same grid: the table applies to each frame.
+    k = torch::cat({rotate(k.slice(2, 0, num_k_rope), rope), k.slice(2, num_k_rope)}, 2);
   }
   auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
                                               1.0 / std::sqrt(static_cast<double>(head_dim)));
@@ -76,7 +67,6 @@ TrackerMemoryAttentionLayerImpl::TrackerMemoryAttentionLayerImpl(const TrackerCo
   const auto &act = config.memory_attention_feed_forward_hidden_act;
   TORCH_CHECK(act == "relu" || act == "gelu", "memory attention: unsupported hidden_act '", act,
               "' (relu or gelu)");
-  gelu_ = act == "gelu";
   const int64_t hidden = config.memory_attention_hidden_size;
   const int64_t ffn = config.memory_attention_feed_forward_hidden_size;
   self_attn = register_module("self_attn", TrackerRoPEAttention(config, hidden));
@@ -84,7 +74,8 @@ TrackerMemoryAttentionLayerImpl::TrackerMemoryAttentionLayerImpl(const TrackerCo
   // is the same there and also right for smaller models.
   cross_attn_image = register_module(
       "cross_attn_image", TrackerRoPEAttention(config, config.memory_encoder_output_channels));
-  linear1 = register_module("linear1", Linear(hidden, ffn));
+  linear1 = register_module(
+      "linear1", Linear(hidden, ffn, act == "gelu" ? Activation::kGelu : Activation::kRelu));
   linear2 = register_module("linear2", Linear(ffn, hidden));
   // PyTorch's default eps (1e-5) in transformers and the original alike.
   layer_norm1 = register_module("layer_norm1", torch::nn::LayerNorm(std::vector<int64_t>{hidden}));
@@ -101,9 +92,7 @@ torch::Tensor TrackerMemoryAttentionLayerImpl::forward(const torch::Tensor &quer
   auto out = queries + self_attn(x, x, x, rope);
   x = layer_norm2(out);
   out = out + cross_attn_image(x, memory + memory_pos, memory, rope, num_object_pointer_tokens);
-  x = linear1(layer_norm3(out));
-  x = gelu_ ? torch::gelu(x) : torch::relu(x);
-  return out + linear2(x);
+  return out + linear2(linear1(layer_norm3(out)));
 }
 
 TrackerMemoryAttentionImpl::TrackerMemoryAttentionImpl(const TrackerConfig &config) {

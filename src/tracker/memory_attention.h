@@ -48,9 +48,6 @@ public:
   TrackerRoPEAttention self_attn{nullptr}, cross_attn_image{nullptr};
   Linear linear1{nullptr}, linear2{nullptr};
   torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr}, layer_norm3{nullptr};
-
-private:
-  bool gelu_;
 };
 TORCH_MODULE(TrackerMemoryAttentionLayer);
 

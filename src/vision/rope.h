@@ -9,10 +9,13 @@ namespace sam3 {
 // cos/sin of the rotation angle per token and channel, each (end_x * end_y, head_dim) float32.
 // Tokens are row-major over an end_x-wide grid. Channels [0, head_dim/2) rotate with the x
 // position, [head_dim/2, head_dim) with y; each angle is repeated for the two channels of its
-// interleaved pair (2i, 2i+1).
+// interleaved pair (2i, 2i+1). `rotation` holds the same angles as one complex64 cos + i sin per
+// pair, (end_x * end_y, head_dim / 2): rotating is then one complex product instead of the
+// six passes of the cos/sin form, with the same float32 result.
 struct RopeTables {
   torch::Tensor cos;
   torch::Tensor sin;
+  torch::Tensor rotation;
 };
 
 // Positions are multiplied by `scale` before the frequencies: 1 for window blocks (positions
@@ -21,12 +24,12 @@ struct RopeTables {
 RopeTables axial_rope_tables(int64_t head_dim, int64_t end_x, int64_t end_y, double scale,
                              double theta);
 
-// (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...): multiplication by i of each interleaved
-// complex pair (not the half-split Llama rotation).
-torch::Tensor rotate_pairwise(const torch::Tensor &x);
+// Rotates x, shaped (..., L, head_dim), by the tables; L may be several copies of the table's
+// tokens (the tracker's memory frames share one grid). The rotation runs in float32 and the
+// result is cast back to x's dtype, as transformers does.
+torch::Tensor rotate(const torch::Tensor &x, const RopeTables &tables);
 
-// Rotates q and k, shaped (..., L, head_dim), by the tables (L, head_dim). The rotation runs in
-// float32 and the result is cast back to the input dtype, as transformers does.
+// Rotates q and k, shaped (..., L, head_dim), by the tables (L, head_dim).
 std::pair<torch::Tensor, torch::Tensor> apply_rope(const torch::Tensor &q, const torch::Tensor &k,
                                                    const RopeTables &tables);
 

@@ -107,13 +107,14 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor &x, const RopeTables
 }
 
 ViTMlpImpl::ViTMlpImpl(const VitConfig &config) {
-  fc1 = register_module("fc1", Linear(config.hidden_size, config.intermediate_size));
+  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other.
+  fc1 = register_module("fc1",
+                        Linear(config.hidden_size, config.intermediate_size, Activation::kGelu));
   fc2 = register_module("fc2", Linear(config.intermediate_size, config.hidden_size));
 }
 
 torch::Tensor ViTMlpImpl::forward(const torch::Tensor &x) {
-  // Exact (erf) GELU, the only activation SAM 3's ViT uses; ViTImpl rejects any other.
-  return fc2(torch::gelu(fc1(x)));
+  return fc2(fc1(x));
 }
 
 ViTLayerImpl::ViTLayerImpl(const VitConfig &config, int64_t window) : window_(window) {

@@ -2,6 +2,7 @@
 // the image API and its bad inputs.
 #include "model/test_model.h"
 #include "common/allocator.h"
+#include "common/layers.h"
 #include "common/threads.h"
 #include "image/image_predictor.h"
 #include "image/preprocess.h"
@@ -12,6 +13,8 @@
 #include "model/weights.h"
 
 #include <gtest/gtest.h>
+
+#include <array>
 
 #include <ATen/Parallel.h>
 
@@ -242,6 +245,30 @@ TEST_F(ModelTest, HalfPrecisionOnTheCpuFollowsFp32) {
 
 // Loading a model for the CPU raises glibc's mmap threshold, so a large activation is taken
 // from the heap rather than mapped (and faulted in) afresh on every operation.
+TEST_F(ModelTest, ACpuModelPacksTheProductsThatOneDnnSpeedsUp) {
+  auto count = [](torch::nn::Module &root) {
+    std::array<int, 3> n{0, 0, 0}; // linears, with an activation, packed
+    for (const auto &module : root.modules())
+      if (auto *linear = dynamic_cast<sam3::LinearImpl *>(module.get())) {
+        ++n[0];
+        n[1] += linear->activation() != sam3::Activation::kNone;
+        n[2] += linear->packed();
+      }
+    return n;
+  };
+  auto fp32 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat32);
+  const auto in_fp32 = count(*fp32->detector());
+  EXPECT_GT(in_fp32[1], 0);
+  EXPECT_EQ(in_fp32[2], in_fp32[1]) << "fp32 packs the products with a fused activation";
+  auto bf16 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kBFloat16);
+  const auto in_bf16 = count(*bf16->detector());
+  EXPECT_EQ(in_bf16[2], in_bf16[0]) << "bf16 packs every product";
+  auto autocast = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kAutocastBFloat16);
+  EXPECT_EQ(count(*autocast->detector())[2], in_bf16[0]);
+  auto fp16 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat16);
+  EXPECT_EQ(count(*fp16->detector())[2], 0);
+}
+
 TEST_F(ModelTest, LargeActivationsOnTheCpuComeFromTheHeap) {
   auto model = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat32);
 #if defined(__SANITIZE_ADDRESS__)

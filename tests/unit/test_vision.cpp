@@ -285,9 +285,38 @@ TEST(Vision, RopeDotProductDependsOnlyOnRelativePosition) {
   EXPECT_GT(std::abs(by_offset[{0, 0}] - by_offset[{0, 1}]), 1e-3);
 }
 
-TEST(Vision, RotatePairwiseIsMultiplicationByI) {
-  auto x = torch::tensor({1.f, 2.f, 3.f, 4.f});
-  EXPECT_TRUE(torch::equal(sam3::rotate_pairwise(x), torch::tensor({-2.f, 1.f, -4.f, 3.f})));
+// transformers' form of the rotation: x * cos + rotate_pairwise(x) * sin in float32, where
+// rotate_pairwise maps each interleaved pair (x0, x1) to (-x1, x0).
+torch::Tensor rotate_with_cos_sin(const torch::Tensor &x, const torch::Tensor &cos,
+                                  const torch::Tensor &sin) {
+  auto xf = x.to(torch::kFloat);
+  auto pairs = xf.unflatten(-1, {xf.size(-1) / 2, 2}).unbind(-1);
+  auto turned = torch::stack({-pairs[1], pairs[0]}, -1).flatten(-2);
+  return (xf * cos + turned * sin).to(x.scalar_type());
+}
+
+TEST(Vision, RopeComplexRotationIsTheCosSinFormBitForBit) {
+  torch::manual_seed(11);
+  const auto tables = sam3::axial_rope_tables(16, 6, 4, 0.5, 10000.0);
+  EXPECT_EQ(tables.rotation.scalar_type(), torch::kComplexFloat);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    // (B, L, heads, head_dim) seen as (B, heads, L, head_dim), as the attention hands it over.
+    auto x = torch::randn({2, 24, 3, 16}).to(dtype).transpose(1, 2);
+    auto rotated = sam3::rotate(x, tables);
+    EXPECT_EQ(rotated.scalar_type(), dtype);
+    EXPECT_TRUE(torch::equal(rotated, rotate_with_cos_sin(x, tables.cos, tables.sin))) << dtype;
+    // Three memory frames on the same grid: the table per frame.
+    auto frames = torch::randn({1, 3, 72, 16}).to(dtype);
+    EXPECT_TRUE(torch::equal(
+        sam3::rotate(frames, tables),
+        rotate_with_cos_sin(frames, tables.cos.repeat({3, 1}), tables.sin.repeat({3, 1}))))
+        << dtype;
+  }
+  // An odd offset cannot be viewed as complex pairs in place; the rotation still applies.
+  auto odd = torch::randn({24 * 16 + 1}).slice(0, 1).view({24, 16});
+  EXPECT_TRUE(
+      torch::equal(sam3::rotate(odd, tables), rotate_with_cos_sin(odd, tables.cos, tables.sin)));
+  EXPECT_THROW(sam3::rotate(torch::randn({25, 16}), tables), std::exception);
 }
 
 TEST(Vision, WindowedAttentionKeepsOtherWindowsUnchanged) {
@@ -497,6 +526,7 @@ TEST(Vision, ModuleToDoubleKeepsFloatRopeTables) {
   EXPECT_EQ(features.fpn_pos[0].scalar_type(), torch::kDouble);
   auto layer = encoder->backbone->layers[1]->as<sam3::ViTLayerImpl>();
   EXPECT_EQ(layer->rotary_emb->tables().cos.scalar_type(), torch::kFloat);
+  EXPECT_EQ(layer->rotary_emb->tables().rotation.scalar_type(), torch::kComplexFloat);
 }
 
 TEST(Vision, RejectsBadInputAndConfig) {
