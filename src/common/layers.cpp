@@ -73,7 +73,7 @@ torch::Tensor LinearImpl::forward(const torch::Tensor &input) {
   const auto rows = input.dim() == 2 ? input : input.reshape({-1, input.size(-1)});
   auto out = packed_forward(rows);
   if (!out.defined())
-    out = activate(torch::nn::LinearImpl::forward(rows), activation_);
+    out = activate(torch::nn::functional::linear(rows, dense_weight(), bias), activation_);
   if (input.dim() == 2)
     return out;
   auto sizes = input.sizes().vec();
@@ -109,22 +109,42 @@ void LinearImpl::pack_for_cpu(c10::ScalarType dtype) {
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kBFloat16,
               "Linear: oneDNN packs fp32 or bf16 weights, not ", dtype);
   torch::NoGradGuard no_grad;
+  restore_dense_weight();
   packed_weight_ = reorder_linear_weight(weight.detach().to(dtype).contiguous());
   packed_bias_ = bias.defined() ? bias.detach().to(dtype).contiguous() : torch::Tensor();
+  // A pack in the weight's own dtype holds the same values: keeping both would double the
+  // model's memory (1.5 GB for the full model in bf16).
+  if (weight.scalar_type() == dtype) {
+    weight.set_data(torch::empty({0}, weight.options()));
+    dense_released_ = true;
+  }
+}
+
+torch::Tensor LinearImpl::dense_weight() const {
+  return dense_released_ ? packed_weight_.to_dense() : weight;
+}
+
+void LinearImpl::restore_dense_weight() {
+  if (dense_released_) {
+    torch::NoGradGuard no_grad;
+    weight.set_data(packed_weight_.to_dense());
+    dense_released_ = false;
+  }
+  packed_weight_ = packed_bias_ = torch::Tensor();
 }
 
 void LinearImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
-  packed_weight_ = packed_bias_ = torch::Tensor();
+  restore_dense_weight();
   torch::nn::LinearImpl::to(device, dtype, non_blocking);
 }
 
 void LinearImpl::to(torch::Dtype dtype, bool non_blocking) {
-  packed_weight_ = packed_bias_ = torch::Tensor();
+  restore_dense_weight();
   torch::nn::LinearImpl::to(dtype, non_blocking);
 }
 
 void LinearImpl::to(torch::Device device, bool non_blocking) {
-  packed_weight_ = packed_bias_ = torch::Tensor();
+  restore_dense_weight();
   torch::nn::LinearImpl::to(device, non_blocking);
 }
 

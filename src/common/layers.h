@@ -31,9 +31,13 @@ public:
   Activation activation() const { return activation_; }
   // Packs the weight (and bias) in `dtype` for oneDNN; forward then uses the pack for inputs of
   // that dtype (and, for bf16, fp32 inputs under CPU bf16 autocast, which would cast them).
-  // Moving or casting the module drops the pack.
+  // A pack in the weight's dtype replaces the dense weight (`weight` is left empty; forward
+  // unpacks it where the pack cannot serve, such as under autograd). Moving or casting the
+  // module unpacks it.
   void pack_for_cpu(c10::ScalarType dtype);
   bool packed() const { return packed_weight_.defined(); }
+  // The weight in the usual (out, in) layout, unpacked if the pack replaced it.
+  torch::Tensor dense_weight() const;
 
   using torch::nn::Module::to;
   void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
@@ -42,10 +46,12 @@ public:
 
 private:
   torch::Tensor packed_forward(const torch::Tensor &rows) const;
+  void restore_dense_weight();
 
   Activation activation_ = Activation::kNone;
   torch::Tensor packed_weight_;
   torch::Tensor packed_bias_;
+  bool dense_released_ = false;
 };
 TORCH_MODULE(Linear);
 

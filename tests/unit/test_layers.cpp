@@ -26,7 +26,7 @@ double relative_error(const torch::Tensor &out, const torch::Tensor &ref) {
 // fp64 from the weights the pack was made from.
 torch::Tensor reference(const sam3::Linear &linear, const torch::Tensor &x, Activation activation) {
   auto out = torch::nn::functional::linear(
-      x.to(torch::kFloat64), linear->weight.to(torch::kFloat64),
+      x.to(torch::kFloat64), linear->dense_weight().to(torch::kFloat64),
       linear->bias.defined() ? linear->bias.to(torch::kFloat64) : torch::Tensor());
   if (activation == Activation::kGelu)
     return torch::gelu(out);
@@ -98,24 +98,38 @@ TEST_F(PackedLinear, ServesFp32WeightsUnderBf16AutocastAsAutocastWould) {
   EXPECT_LT(relative_error(plain, reference(linear, x, Activation::kGelu)), 1e-5);
 }
 
-TEST_F(PackedLinear, MovingOrCastingDropsThePack) {
+TEST_F(PackedLinear, APackInTheWeightsDtypeIsItsOnlyCopyUntilMoved) {
   torch::NoGradGuard no_grad;
-  auto linear = seeded_linear(16, 16, Activation::kRelu);
+  auto linear = seeded_linear(16, 24, Activation::kRelu);
+  const auto dense = linear->weight.clone();
   linear->pack_for_cpu(torch::kFloat32);
   ASSERT_TRUE(linear->packed());
+  EXPECT_EQ(linear->weight.numel(), 0) << "the dense weight is kept beside its pack";
+  EXPECT_TRUE(torch::equal(linear->dense_weight(), dense));
   linear->to(torch::kFloat64);
   EXPECT_FALSE(linear->packed());
+  EXPECT_TRUE(torch::equal(linear->weight, dense.to(torch::kFloat64)));
   auto x = torch::randn({4, 16}, torch::kFloat64);
   EXPECT_LT(relative_error(linear(x), reference(linear, x, Activation::kRelu)), 1e-12);
 }
 
-TEST_F(PackedLinear, GradientsFlowThroughTheUnpackedProduct) {
-  auto linear = seeded_linear(8, 8, Activation::kGelu);
-  linear->pack_for_cpu(torch::kFloat32);
+TEST_F(PackedLinear, UnderAutogradTheProductIsUnpacked) {
+  // A bf16 pack of fp32 weights (autocast's) keeps the weights: they still learn.
+  auto kept = seeded_linear(8, 8, Activation::kGelu);
+  kept->pack_for_cpu(torch::kBFloat16);
   auto x = torch::randn({3, 8}, torch::requires_grad());
-  linear(x).sum().backward();
-  ASSERT_TRUE(linear->weight.grad().defined());
-  EXPECT_GT(linear->weight.grad().abs().sum().item<double>(), 0.0);
+  auto out = kept(x);
+  EXPECT_EQ(out.scalar_type(), torch::kFloat32);
+  out.sum().backward();
+  ASSERT_TRUE(kept->weight.grad().defined());
+  EXPECT_GT(kept->weight.grad().abs().sum().item<double>(), 0.0);
+  // A pack that replaced the weights still passes the input's gradient.
+  auto replaced = seeded_linear(8, 8, Activation::kGelu);
+  replaced->pack_for_cpu(torch::kFloat32);
+  auto y = torch::randn({3, 8}, torch::requires_grad());
+  replaced(y).sum().backward();
+  ASSERT_TRUE(y.grad().defined());
+  EXPECT_GT(y.grad().abs().sum().item<double>(), 0.0);
 }
 
 TEST_F(PackedLinear, PacksOnlyWhatTheComputeDtypeSpeedsUp) {

@@ -14,8 +14,6 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-
 #include <ATen/Parallel.h>
 
 #include <malloc.h>
@@ -246,27 +244,36 @@ TEST_F(ModelTest, HalfPrecisionOnTheCpuFollowsFp32) {
 // Loading a model for the CPU raises glibc's mmap threshold, so a large activation is taken
 // from the heap rather than mapped (and faulted in) afresh on every operation.
 TEST_F(ModelTest, ACpuModelPacksTheProductsThatOneDnnSpeedsUp) {
+  struct Count {
+    int linears = 0, with_activation = 0, packed = 0, dense = 0;
+  };
   auto count = [](torch::nn::Module &root) {
-    std::array<int, 3> n{0, 0, 0}; // linears, with an activation, packed
+    Count n;
     for (const auto &module : root.modules())
       if (auto *linear = dynamic_cast<sam3::LinearImpl *>(module.get())) {
-        ++n[0];
-        n[1] += linear->activation() != sam3::Activation::kNone;
-        n[2] += linear->packed();
+        ++n.linears;
+        n.with_activation += linear->activation() != sam3::Activation::kNone;
+        n.packed += linear->packed();
+        n.dense += linear->weight.numel() > 0;
       }
     return n;
   };
   auto fp32 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat32);
   const auto in_fp32 = count(*fp32->detector());
-  EXPECT_GT(in_fp32[1], 0);
-  EXPECT_EQ(in_fp32[2], in_fp32[1]) << "fp32 packs the products with a fused activation";
+  EXPECT_GT(in_fp32.with_activation, 0);
+  EXPECT_EQ(in_fp32.packed, in_fp32.with_activation)
+      << "fp32 packs the products with a fused activation";
+  EXPECT_EQ(in_fp32.dense, in_fp32.linears - in_fp32.packed) << "a pack replaces its weight";
   auto bf16 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kBFloat16);
   const auto in_bf16 = count(*bf16->detector());
-  EXPECT_EQ(in_bf16[2], in_bf16[0]) << "bf16 packs every product";
+  EXPECT_EQ(in_bf16.packed, in_bf16.linears) << "bf16 packs every product";
+  EXPECT_EQ(in_bf16.dense, 0);
   auto autocast = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kAutocastBFloat16);
-  EXPECT_EQ(count(*autocast->detector())[2], in_bf16[0]);
+  const auto in_autocast = count(*autocast->detector());
+  EXPECT_EQ(in_autocast.packed, in_bf16.linears);
+  EXPECT_EQ(in_autocast.dense, in_bf16.linears) << "autocast keeps the fp32 weights beside";
   auto fp16 = sam3::Model::load(*dir_, torch::kCPU, sam3::Precision::kFloat16);
-  EXPECT_EQ(count(*fp16->detector())[2], 0);
+  EXPECT_EQ(count(*fp16->detector()).packed, 0);
 }
 
 TEST_F(ModelTest, LargeActivationsOnTheCpuComeFromTheHeap) {
