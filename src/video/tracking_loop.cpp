@@ -430,12 +430,12 @@ std::vector<FrameTracks> TrackingLoop::process(const TrackerFrame &frame,
 
   HeldFrame held{frame.index, frame.width, frame.height, {}};
   for (int64_t t = 0; t < n; ++t) {
-    if (removed_now[t] || suppressed_now[t])
+    if (removed_now[t])
       continue;
     const auto &track = tracks_.at(track_ids[t]);
     const auto d = reconditioned_by[t];
     held.objects.push_back({track_ids[t], track.label, track.score, sigmoid(trk_logits[t]),
-                            d >= 0 ? det.masks[d] : trk_masks[t], false});
+                            d >= 0 ? det.masks[d] : trk_masks[t], false, suppressed_now[t]});
   }
   if (!new_dets.empty()) {
     auto born = select(det, new_dets);
@@ -511,6 +511,9 @@ void TrackingLoop::separate_newborns(const TrackerFrame &frame, const std::vecto
 
 FrameTracks TrackingLoop::finalise(HeldFrame held) const {
   auto &objects = held.objects;
+  objects.erase(std::remove_if(objects.begin(), objects.end(),
+                               [](const HeldObject &o) { return o.suppressed; }),
+                objects.end());
   std::sort(objects.begin(), objects.end(),
             [](const HeldObject &a, const HeldObject &b) { return a.object_id < b.object_id; });
   if (held.width > 0 && held.height > 0)
@@ -663,8 +666,14 @@ void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, t
         " is before the last processed frame " + std::to_string(*last_frame_));
   auto prediction = tracker_->add_prompt(object_id, frame, points, labels, torch::Tensor());
   last_frame_ = frame.index;
-  // As the reference: a refined object scores 1 from then on, and is certain on this frame.
+  // As the reference: a refined object scores 1 from then on, is certain on this frame, and
+  // leaves the suppressed sets of the frames not yet output (the loop's rules still apply to
+  // later frames).
   it->second.score = 1.f;
+  for (auto &held : held_)
+    for (auto &object : held.objects)
+      if (object.object_id == object_id)
+        object.suppressed = false;
   if (held_.empty() || held_.back().frame_index != frame.index)
     return;
   auto &objects = held_.back().objects;

@@ -178,6 +178,9 @@ private:
     float tracker_probability;
     torch::Tensor mask_logits;
     bool is_new;
+    // Hidden by keep-alive suppression on this frame; kept until the frame is output, since a
+    // refinement of the object before then shows it again (the reference's suppressed sets).
+    bool suppressed = false;
   };
   struct HeldFrame {
     int64_t frame_index;

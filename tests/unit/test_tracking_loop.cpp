@@ -868,6 +868,28 @@ TEST(TrackingLoop, InteractiveObjectsAddRefineRemove) {
       std::invalid_argument);
 }
 
+// The official add_tracker_new_points discards a refined object from the suppressed sets of
+// every frame: frames still held back show it again; later frames apply the rule afresh.
+TEST(TrackingLoop, ARefinementShowsTheObjectOnHeldFramesThatSuppressedIt) {
+  auto options = raw_options(3);
+  options.video.suppress_unmatched_only_within_hotstart = false;
+  options.video.init_trk_keep_alive = 1;
+  options.video.hotstart_delay = 0;
+  options.max_lost_frames = 0;
+  Scene run(options);
+  run.step(0, {{2, 2, 10, 10, 0.9f}});
+  for (int64_t f = 1; f < 4; ++f)
+    run.step(f, {}); // unmatched: keep-alive 0 from frame 1, suppressed from then on
+  run.loop.refine_object(0, frame_at(3), torch::tensor({{0.2f, 0.2f}}), torch::tensor({1}));
+  run.step(4, {});
+  run.finish();
+  ASSERT_EQ(run.outputs.size(), 5u);
+  EXPECT_NE(find_object(run.outputs[0], 0), nullptr);
+  for (int64_t f = 1; f < 4; ++f)
+    EXPECT_NE(find_object(run.outputs[f], 0), nullptr) << "frame " << f << " was still held";
+  EXPECT_EQ(find_object(run.outputs[4], 0), nullptr) << "frame 4 is suppressed again";
+}
+
 // The official video model scores an object 1.0 once a user prompted it (added or refined),
 // and takes it as certain (tracker probability 1.0) on the prompted frame.
 TEST(TrackingLoop, APromptedObjectScoresOne) {
