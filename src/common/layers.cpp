@@ -148,12 +148,14 @@ void LinearImpl::to(torch::Device device, bool non_blocking) {
   torch::nn::LinearImpl::to(device, non_blocking);
 }
 
-int64_t pack_linears_for_cpu(torch::nn::Module &root, c10::ScalarType compute_dtype) {
+bool can_pack_for_cpu(c10::ScalarType dtype) {
   if (!at::hasMKLDNN())
-    return 0;
-  if (compute_dtype != at::kBFloat16 && compute_dtype != at::kFloat)
-    return 0;
-  if (compute_dtype == at::kBFloat16 && !onednn_bf16_supported())
+    return false;
+  return dtype == at::kFloat || (dtype == at::kBFloat16 && onednn_bf16_supported());
+}
+
+int64_t pack_linears_for_cpu(torch::nn::Module &root, c10::ScalarType compute_dtype) {
+  if (!can_pack_for_cpu(compute_dtype))
     return 0;
   int64_t packed = 0;
   for (const auto &module : root.modules()) {

@@ -62,6 +62,10 @@ TORCH_MODULE(Linear);
 // or without oneDNN. Returns the number packed.
 int64_t pack_linears_for_cpu(torch::nn::Module &root, c10::ScalarType compute_dtype);
 
+// Whether this LibTorch and CPU can pack products in `dtype` (oneDNN; bf16 also needs AVX-512
+// or AVX-NE-CONVERT).
+bool can_pack_for_cpu(c10::ScalarType dtype);
+
 // Multi-head attention with its own projections (transformers' Sam3Attention):
 // parameters q_proj, k_proj, v_proj, o_proj.
 class ProjectedAttentionImpl : public torch::nn::Module {
