@@ -1,10 +1,11 @@
 // Helpers the element tests share: a scratch folder for generated models, frames with a
-// deterministic pattern, and a harness with raw-video caps.
+// deterministic pattern, a harness with raw-video caps, and a pipeline played to its end.
 #pragma once
 
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
@@ -50,6 +51,20 @@ inline GstHarness *video_harness(const std::string &desc, const GstVideoInfo &in
   GstCaps *caps = gst_video_info_to_caps(&info);
   gst_harness_set_src_caps(h, caps);
   return h;
+}
+
+// Plays `pipeline` to EOS (an error or a minute without EOS fails the test), then frees it.
+inline void play_to_eos(GstElement *pipeline) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
+  if (msg)
+    gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
 }
 
 } // namespace sam3_test

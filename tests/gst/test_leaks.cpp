@@ -72,16 +72,7 @@ std::string frames_location() {
           .c_str(),
       &error);
   EXPECT_EQ(error, nullptr) << (error ? error->message : "");
-  gst_element_set_state(gen, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus(gen);
-  GstMessage *msg = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-  if (msg)
-    gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(gen, GST_STATE_NULL);
-  gst_object_unref(gen);
+  sam3_test::play_to_eos(gen);
   return location;
 }
 

@@ -497,20 +497,6 @@ TEST(Sam3Track, ReportsBoxesAndMasksAtTheFrameSize) {
   gst_harness_teardown(h);
 }
 
-// Plays `pipeline` to EOS (an error or a minute without EOS fails the test), then frees it.
-void play_to_eos(GstElement *pipeline) {
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus(pipeline);
-  GstMessage *msg = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  EXPECT_TRUE(msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS);
-  if (msg)
-    gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
-}
-
 // Every frame's instances (ids, boxes, mask bytes) from a JPEG-in-AVI file of `frames` frames
 // through sam3detect ! sam3track; with `hide_length`, sam3track's duration queries fail, as for
 // a stream of unknown length.
