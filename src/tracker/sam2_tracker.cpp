@@ -1,5 +1,7 @@
 #include "tracker/sam2_tracker.h"
 
+#include "video/mask_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -308,6 +310,20 @@ MemorySelection Sam2Tracker::memory_for(int64_t object_id, int64_t frame) const 
       return selection_for(o, frame);
   throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
                               " is not tracked");
+}
+
+torch::Tensor Sam2Tracker::memory_features(int64_t object_id, int64_t frame) const {
+  const auto it = std::find_if(objects_.begin(), objects_.end(),
+                               [object_id](const TrackedObject &o) { return o.id == object_id; });
+  if (it == objects_.end())
+    throw std::invalid_argument("Sam2Tracker: object " + std::to_string(object_id) +
+                                " is not tracked");
+  for (const auto *entries : {&it->conditioning, &it->tracked}) {
+    const auto e = entries->find(frame);
+    if (e != entries->end())
+      return e->second.maskmem;
+  }
+  return torch::Tensor();
 }
 
 torch::Tensor Sam2Tracker::conditioned_features(const TrackerFrame &frame,
@@ -638,9 +654,27 @@ TrackerPrediction Sam2Tracker::add_prompt(int64_t object_id, const TrackerFrame 
   entry.iou = out.iou_scores[0].item<float>();
   existing->last_logits = out.low_res_masks[0];
   existing->last_logits_frame = frame.index;
-  const auto high_res = resize(out.low_res_masks.unsqueeze(1), model_->config().image_size);
-  store_memory(frame, {&entry}, prompted_memory_mask(high_res), out.object_score_logits,
-               /*binarize=*/true);
+  // As the reference's preflight after a prompt (_consolidate_temp_output_across_obj): the
+  // frame's memory is re-encoded for the whole cohort (its tracker state) from each object's
+  // latest prediction there, made not to overlap pixel by pixel at the image size; the memory
+  // the loop wrote there for the cohort-mates is replaced.
+  std::vector<MemoryEntry *> entries;
+  std::vector<torch::Tensor> masks;
+  std::vector<float> scores;
+  for (auto &o : objects_) {
+    if (o.cohort != existing->cohort || o.last_logits_frame != frame.index)
+      continue;
+    auto e = o.conditioning.find(frame.index);
+    if (e == o.conditioning.end())
+      continue;
+    entries.push_back(&e->second);
+    masks.push_back(o.last_logits);
+    scores.push_back(e->second.object_score);
+  }
+  const auto high_res = non_overlap_by_pixel(
+      resize(torch::stack(masks).unsqueeze(1), model_->config().image_size).squeeze(1));
+  store_memory(frame, entries, prompted_memory_mask(high_res.unsqueeze(1)),
+               torch::tensor(scores).to(features.device()), /*binarize=*/true);
   last_frame_ = frame.index;
   trim(*existing);
   for (auto *o : touched)

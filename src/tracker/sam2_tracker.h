@@ -149,6 +149,8 @@ public:
   const MemorySelectionConfig &selection_config() const { return selection_; }
   // The memories the object would read on `frame`, a frame after the last one given.
   MemorySelection memory_for(int64_t object_id, int64_t frame) const;
+  // The memory features (mem, g, g) the object keeps for `frame`; undefined when it keeps none.
+  torch::Tensor memory_features(int64_t object_id, int64_t frame) const;
 
 private:
   struct MemoryEntry {

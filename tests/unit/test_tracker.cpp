@@ -5,6 +5,7 @@
 #include "model/test_model.h"
 #include "tracker/sam2_tracker.h"
 #include "tracker/tracker_features.h"
+#include "video/mask_ops.h"
 
 #include <gtest/gtest.h>
 
@@ -89,6 +90,25 @@ protected:
     }
     return masks;
   }
+
+  // Sets the object-score head's bias while alive, so that the seeded model's verdict
+  // (present or absent) is chosen; restores it after.
+  class ObjectScoreBias {
+  public:
+    ObjectScoreBias()
+        : bias_(model().tracker()->mask_decoder->pred_obj_score_head->proj_out->bias),
+          saved_(bias_.clone()) {}
+    ~ObjectScoreBias() { set(saved_); }
+    void set(const torch::Tensor &value) {
+      torch::NoGradGuard no_grad;
+      bias_.copy_(value);
+    }
+    void set(double value) { set(torch::full_like(saved_, value)); }
+
+  private:
+    torch::Tensor &bias_;
+    torch::Tensor saved_;
+  };
 
   static std::string *dir_;
   static std::shared_ptr<Model> *model_;
@@ -428,19 +448,13 @@ TEST_F(TrackerTest, MemoryStaysBoundedOverAnEndlessStream) {
 }
 
 TEST_F(TrackerTest, OccludedObjectGetsNoObjectScoreMasks) {
-  auto tracker_model = model().tracker();
-  auto &bias = tracker_model->mask_decoder->pred_obj_score_head->proj_out->bias;
-  const auto saved = bias.clone();
+  std::vector<TrackerPrediction> predictions;
   {
-    torch::NoGradGuard no_grad;
-    bias.fill_(-1e4);
-  }
-  Sam2Tracker tracker(tracker_model);
-  tracker.add_object(3, frame(0), blob(0.5, 0.5, 0.2));
-  const auto predictions = tracker.propagate(frame(1));
-  {
-    torch::NoGradGuard no_grad;
-    bias.copy_(saved);
+    ObjectScoreBias bias;
+    bias.set(-1e4);
+    Sam2Tracker tracker(model().tracker());
+    tracker.add_object(3, frame(0), blob(0.5, 0.5, 0.2));
+    predictions = tracker.propagate(frame(1));
   }
   ASSERT_EQ(predictions.size(), 1u);
   EXPECT_LT(predictions[0].object_score_logit, 0.f);
@@ -566,15 +580,7 @@ TEST_F(TrackerTest, ARefinementReadsNoMemoryAndPromptsWithThePreviousLogits) {
   const auto s = 4 * tracker_model->grid();
   const auto click = torch::tensor({{0.4f, 0.35f}});
   const auto positive = torch::tensor({int64_t{1}});
-  auto &bias = tracker_model->mask_decoder->pred_obj_score_head->proj_out->bias;
-  struct RestoreBias {
-    torch::Tensor &bias;
-    torch::Tensor saved;
-    ~RestoreBias() {
-      torch::NoGradGuard no_grad;
-      bias.copy_(saved);
-    }
-  } restore{bias, bias.clone()};
+  ObjectScoreBias bias;
   for (const bool absent : {false, true}) {
     Sam2Tracker tracker(tracker_model);
     tracker.add_object(1, frame(0), blob(0.4, 0.4, 0.2));
@@ -583,14 +589,10 @@ TEST_F(TrackerTest, ARefinementReadsNoMemoryAndPromptsWithThePreviousLogits) {
     const auto f = frame(3);
     // The object score decides between the decoder's logits and kNoObjectScore: absent on
     // frame 3 or not, then present for the refinement, so that its masks show the prompt.
-    const auto set_bias = [&](double value) {
-      torch::NoGradGuard no_grad;
-      bias.fill_(value);
-    };
-    set_bias(absent ? -1e4 : 1e4);
+    bias.set(absent ? -1e4 : 1e4);
     const auto previous = track(tracker, f, [] {})[0].mask_logits;
     ASSERT_EQ(torch::all(previous == kNoObjectScore).item<bool>(), absent);
-    set_bias(1e4);
+    bias.set(1e4);
     const auto refined = tracker.add_prompt(1, f, click, positive, torch::Tensor());
 
     torch::NoGradGuard no_grad;
@@ -671,6 +673,63 @@ TEST_F(TrackerTest, ARefinementClearsTheObjectsDetectorFramesNearItForTheCohort)
       }
     }
   }
+}
+
+// After a refinement the official preflight re-encodes the frame's memory for the whole
+// cohort: each object's latest prediction there, brought to the image size and made not to
+// overlap pixel by pixel, binarised as a prompted mask. A cohort-mate's memory that the loop
+// wrote from its settled mask is replaced; an object added by a prompt (its own cohort) is not
+// touched.
+TEST_F(TrackerTest, ARefinementReencodesTheCohortsMemoryWithoutOverlap) {
+  ObjectScoreBias bias; // present: masks of decoder logits, which overlap
+  bias.set(1e4);
+  Sam2Tracker tracker(model().tracker());
+  tracker.add_object(1, frame(0), blob(0.4, 0.4, 0.2));
+  tracker.add_object(2, frame(0), blob(0.5, 0.45, 0.2));
+  tracker.add_prompt(3, frame(0), torch::tensor({{0.45f, 0.45f}}), torch::tensor({int64_t{1}}),
+                     torch::Tensor());
+  const auto f1 = frame(1);
+  const auto predictions = tracker.propagate(f1);
+  ASSERT_EQ(predictions.size(), 3u);
+  std::vector<torch::Tensor> logits;
+  std::vector<float> scores;
+  for (const auto &p : predictions) {
+    logits.push_back(p.mask_logits);
+    scores.push_back(p.object_score_logit);
+  }
+  tracker.encode_memories(f1, tracker.object_ids(), torch::stack(logits), torch::tensor(scores));
+  const auto loop_memory_2 = tracker.memory_features(2, 1).clone();
+  const auto loop_memory_3 = tracker.memory_features(3, 1).clone();
+
+  const auto refined = tracker.add_prompt(1, f1, torch::tensor({{0.45f, 0.42f}}),
+                                          torch::tensor({int64_t{1}}), torch::Tensor());
+  torch::NoGradGuard no_grad;
+  auto tracker_model = model().tracker();
+  const auto side = tracker_model->config().image_size;
+  const auto high_res = torch::nn::functional::interpolate(
+      torch::stack({refined.mask_logits, predictions[1].mask_logits}).unsqueeze(1),
+      torch::nn::functional::InterpolateFuncOptions()
+          .size(std::vector<int64_t>{side, side})
+          .mode(torch::kBilinear)
+          .align_corners(false));
+  const auto separated = non_overlap_by_pixel(high_res.squeeze(1));
+  ASSERT_FALSE(torch::equal(separated > 0, high_res.squeeze(1) > 0))
+      << "the two predictions must compete for pixels for the test to mean anything";
+  const auto expected =
+      tracker_model
+          ->encode_memory(f1.features[2], separated.unsqueeze(1),
+                          torch::tensor({refined.object_score_logit, scores[1]}), true)
+          .first.to(torch::kBFloat16);
+  for (const int64_t k : {0, 1}) {
+    const auto stored = tracker.memory_features(k + 1, 1);
+    ASSERT_TRUE(stored.defined()) << "object " << k + 1;
+    EXPECT_TRUE(
+        torch::allclose(stored.to(torch::kFloat32), expected[k].to(torch::kFloat32), 1e-2, 1e-2))
+        << "object " << k + 1 << ", max diff "
+        << (stored.to(torch::kFloat32) - expected[k].to(torch::kFloat32)).abs().max().item<float>();
+  }
+  EXPECT_FALSE(torch::equal(tracker.memory_features(2, 1), loop_memory_2));
+  EXPECT_TRUE(torch::equal(tracker.memory_features(3, 1), loop_memory_3));
 }
 
 TEST_F(TrackerTest, RemoveAndResetForgetObjects) {
