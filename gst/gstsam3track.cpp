@@ -624,7 +624,9 @@ static void gst_sam3_track_class_init(GstSam3TrackClass *klass) {
    * @track_id: the object's track id
    * @points: clicks "x,y[,pos|neg];..." in frame pixels
    *
-   * Corrects a tracked object with clicks on the next frame.
+   * Corrects a tracked object with clicks on the next frame. Clicks on the id of an object
+   * removed since the last flush (hot-start, max-lost-frames or remove-object) bring it back
+   * under that id.
    */
   gst_sam3_track_signals[SIGNAL_REFINE_OBJECT] = g_signal_new_class_handler(
       "refine-object", G_TYPE_FROM_CLASS(klass),

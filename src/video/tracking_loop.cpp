@@ -478,7 +478,13 @@ void TrackingLoop::trim_bookkeeping(int64_t frame_index) {
 }
 
 void TrackingLoop::forget(int64_t object_id) {
-  tracks_.erase(object_id);
+  const auto track = tracks_.find(object_id);
+  if (track != tracks_.end()) {
+    removed_labels_.emplace_back(object_id, track->second.label);
+    if (removed_labels_.size() > kRememberedRemovals)
+      removed_labels_.pop_front();
+    tracks_.erase(track);
+  }
   for (auto it = overlap_frames_.begin(); it != overlap_frames_.end();) {
     if (it->first.first == object_id || it->first.second == object_id)
       it = overlap_frames_.erase(it);
@@ -623,6 +629,7 @@ void TrackingLoop::reset() {
   tracks_.clear();
   overlap_frames_.clear();
   held_.clear();
+  removed_labels_.clear();
   last_frame_.reset();
 }
 
@@ -634,9 +641,13 @@ int64_t TrackingLoop::add_object(const TrackerFrame &frame, torch::Tensor points
     throw std::invalid_argument("TrackingLoop::add_object: frame " + std::to_string(frame.index) +
                                 " is before the last processed frame " +
                                 std::to_string(*last_frame_));
-  const int64_t id = next_object_id_;
+  start_prompted(next_object_id_, label, frame, points, labels, box);
+  return next_object_id_++;
+}
+
+void TrackingLoop::start_prompted(int64_t id, int64_t label, const TrackerFrame &frame,
+                                  torch::Tensor points, torch::Tensor labels, torch::Tensor box) {
   auto prediction = tracker_->add_prompt(id, frame, points, labels, box);
-  ++next_object_id_;
   last_frame_ = frame.index;
   Track track;
   track.label = label;
@@ -649,13 +660,15 @@ int64_t TrackingLoop::add_object(const TrackerFrame &frame, torch::Tensor points
   if (!held_.empty() && held_.back().frame_index == frame.index)
     held_.back().objects.push_back(
         {id, label, 1.f, 1.f, prediction.mask_logits.to(torch::kFloat), true});
-  return id;
 }
 
-void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
+bool TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
                                  torch::Tensor labels) {
   auto it = tracks_.find(object_id);
-  if (it == tracks_.end())
+  const auto removed =
+      std::find_if(removed_labels_.begin(), removed_labels_.end(),
+                   [object_id](const auto &entry) { return entry.first == object_id; });
+  if (it == tracks_.end() && removed == removed_labels_.end())
     throw std::invalid_argument("TrackingLoop::refine_object: no object " +
                                 std::to_string(object_id));
   if (!points.defined())
@@ -664,6 +677,11 @@ void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, t
     throw std::invalid_argument(
         "TrackingLoop::refine_object: frame " + std::to_string(frame.index) +
         " is before the last processed frame " + std::to_string(*last_frame_));
+  if (it == tracks_.end()) {
+    start_prompted(object_id, removed->second, frame, points, labels, torch::Tensor());
+    removed_labels_.erase(removed);
+    return true;
+  }
   auto prediction = tracker_->add_prompt(object_id, frame, points, labels, torch::Tensor());
   last_frame_ = frame.index;
   // As the reference: a refined object scores 1 from then on, is certain on this frame, and
@@ -675,7 +693,7 @@ void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, t
       if (object.object_id == object_id)
         object.suppressed = false;
   if (held_.empty() || held_.back().frame_index != frame.index)
-    return;
+    return false;
   auto &objects = held_.back().objects;
   HeldObject refined{
       object_id, it->second.label, 1.f, 1.f, prediction.mask_logits.to(torch::kFloat), false};
@@ -687,6 +705,7 @@ void TrackingLoop::refine_object(int64_t object_id, const TrackerFrame &frame, t
     refined.is_new = held->is_new;
     *held = refined;
   }
+  return false;
 }
 
 void TrackingLoop::remove_object(int64_t object_id) {

@@ -142,12 +142,17 @@ public:
   // Returns its id.
   int64_t add_object(const TrackerFrame &frame, torch::Tensor points, torch::Tensor labels,
                      torch::Tensor box, int64_t label);
-  // Adds clicks to an existing object on `frame` (std::invalid_argument for an unknown id); the
-  // object scores 1 from then on.
-  void refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
+  // Adds clicks to an existing object on `frame`; the object scores 1 from then on. An id this
+  // loop removed (hot-start, retirement or remove_object; the last kRememberedRemovals of them
+  // since reset()) is brought back by the clicks as a new object under that id and label, as the
+  // reference's add_tracker_new_points does for an id it no longer tracks: returns true then.
+  // std::invalid_argument for any other id.
+  bool refine_object(int64_t object_id, const TrackerFrame &frame, torch::Tensor points,
                      torch::Tensor labels);
   // Forgets the object, also in the held-back frames (std::invalid_argument for an unknown id).
   void remove_object(int64_t object_id);
+
+  static constexpr size_t kRememberedRemovals = 1024;
 
   size_t num_objects() const;
   std::vector<int64_t> object_ids() const;
@@ -198,6 +203,9 @@ private:
                                        std::vector<int64_t> &suppressed);
   void trim_bookkeeping(int64_t frame_index);
   void forget(int64_t object_id);
+  // An object started by a prompt (add_object, or a removed one brought back) under `id`.
+  void start_prompted(int64_t id, int64_t label, const TrackerFrame &frame, torch::Tensor points,
+                      torch::Tensor labels, torch::Tensor box);
   // The memory of the objects born together on `frame`, rewritten from their detection masks
   // made not to overlap (TrackOptions::non_overlapping_births).
   void separate_newborns(const TrackerFrame &frame, const std::vector<int64_t> &ids,
@@ -214,6 +222,9 @@ private:
   std::map<std::pair<int64_t, int64_t>, int64_t> overlap_frames_;
   std::deque<HeldFrame> held_;
   int64_t next_object_id_ = 0;
+  // (id, label) of the objects removed since reset(), the newest last: a prompt may bring one
+  // back. Bounded, so that an endless stream's removals cost nothing.
+  std::deque<std::pair<int64_t, int64_t>> removed_labels_;
   std::optional<int64_t> last_frame_;
 };
 

@@ -170,7 +170,8 @@ std::vector<RequestOutcome> VideoSession::apply_requests(const TrackerFrame &fra
       }
       case RequestOutcome::kRefine: {
         auto [xy, labels] = points();
-        loop_->refine_object(r.object_id, frame, xy, labels);
+        if (loop_->refine_object(r.object_id, frame, xy, labels))
+          prompted_.insert(r.object_id); // a removed object brought back by the clicks
         break;
       }
       case RequestOutcome::kRemove:

@@ -868,6 +868,45 @@ TEST(TrackingLoop, InteractiveObjectsAddRefineRemove) {
       std::invalid_argument);
 }
 
+// The official add_tracker_new_points starts a new object under an id it no longer tracks (and
+// takes it out of the hot-start removed set): clicks on a removed object's id bring it back
+// under that id, with its label, as a prompted object; ids are still never reused otherwise.
+TEST(TrackingLoop, ClicksOnARemovedObjectsIdBringItBackUnderThatId) {
+  Scene run(raw_options(0));
+  run.step(0, {{2, 2, 10, 10, 0.9f, 2}});
+  int64_t f = 1;
+  for (; run.loop.num_objects() > 0 && f < 30; ++f)
+    run.step(f, {}); // a newborn unmatched on 8 of its first frames: hot-start removed
+  ASSERT_EQ(run.tracker->removed, (std::vector<int64_t>{0}));
+  const auto last = frame_at(f - 1);
+  EXPECT_TRUE(run.loop.refine_object(0, last, torch::tensor({{0.2f, 0.2f}}), torch::tensor({1})));
+  EXPECT_EQ(run.loop.object_ids(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(run.tracker->prompts.back(), (std::pair<int64_t, int64_t>{0, f - 1}));
+  run.step(f, {{20, 20, 28, 28, 0.9f, 1}});
+  const auto &out = run.outputs.back();
+  const auto *back = find_object(out, 0);
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->label, 2);
+  EXPECT_FLOAT_EQ(back->score, 1.f);
+  EXPECT_EQ(ids_of(out), (std::vector<int64_t>{0, 1})); // the next birth takes a fresh id
+
+  // Removed by the user, then brought back again; refined while tracked, it is no revival.
+  run.loop.remove_object(0);
+  EXPECT_TRUE(
+      run.loop.refine_object(0, frame_at(f), torch::tensor({{0.2f, 0.2f}}), torch::tensor({1})));
+  EXPECT_FALSE(
+      run.loop.refine_object(0, frame_at(f), torch::tensor({{0.3f, 0.3f}}), torch::tensor({1})));
+  EXPECT_THROW(
+      run.loop.refine_object(7, frame_at(f), torch::tensor({{0.2f, 0.2f}}), torch::tensor({1})),
+      std::invalid_argument); // never issued
+  // A seek forgets the removed ones too: nothing after it is confused with what came before.
+  run.loop.remove_object(1);
+  run.loop.reset();
+  EXPECT_THROW(
+      run.loop.refine_object(1, frame_at(0), torch::tensor({{0.2f, 0.2f}}), torch::tensor({1})),
+      std::invalid_argument);
+}
+
 // The official add_tracker_new_points discards a refined object from the suppressed sets of
 // every frame: frames still held back show it again; later frames apply the rule afresh.
 TEST(TrackingLoop, ARefinementShowsTheObjectOnHeldFramesThatSuppressedIt) {
