@@ -80,6 +80,9 @@ def parse_args(argv=None):
                    help="share of tracker clips whose objects all look alike (only memory tells them apart)")
     p.add_argument("--clip-frames", type=int, default=8)
     p.add_argument("--clip-objects", type=int, default=3)
+    p.add_argument("--iou-weight", type=float, default=1.0,
+                   help="weight of the tracker's IoU-prediction loss: on tracked frames the mask with the "
+                        "highest predicted IoU is the one kept, so a poor IoU head picks the wrong one")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--resume-warmup", type=int, default=100,
@@ -499,7 +502,7 @@ def detector_step(model, tokenizer, rng, args, step=10 ** 9, aux_head=None):
 # Tracker
 # ---------------------------------------------------------------------------------------
 
-W_TMASK, W_TDICE, W_IOU, W_OBJ = 10.0, 1.0, 1.0, 1.0
+W_TMASK, W_TDICE, W_OBJ = 10.0, 1.0, 1.0
 
 
 def tracker_step(model, rng, args):
@@ -610,7 +613,7 @@ def tracker_step(model, rng, args):
     terms["tdice"] = terms["tdice"] / n_mask_terms
     terms["iou"] = terms["iou"] / n_mask_terms
     terms["obj"] = terms["obj"] / max(n_obj_terms, 1)
-    total = W_TMASK * terms["tmask"] + W_TDICE * terms["tdice"] + W_IOU * terms["iou"] + W_OBJ * terms["obj"]
+    total = W_TMASK * terms["tmask"] + W_TDICE * terms["tdice"] + args.iou_weight * terms["iou"] + W_OBJ * terms["obj"]
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
 
 
