@@ -155,8 +155,10 @@ int main(int argc, char **argv) {
       namespace prof = torch::autograd::profiler;
       using torch::profiler::impl::ActivityType;
       auto pixels = sam3::preprocess_image(frame, size, device, dtype);
+      // With the operators' input shapes (and strides), so that a slow operator can be told
+      // from a slow layout.
       const torch::profiler::impl::ProfilerConfig config(
-          torch::profiler::impl::ProfilerState::KINETO);
+          torch::profiler::impl::ProfilerState::KINETO, /*report_input_shapes=*/true);
       prof::prepareProfiler(config, {ActivityType::CPU});
       prof::enableProfiler(config, {ActivityType::CPU});
       det->detect(det->encode_image(pixels), det->encode_text(ids, mask));
