@@ -1,5 +1,7 @@
 #include "detector/mask_decoder.h"
 
+#include "common/pointwise_conv.h"
+
 namespace sam3 {
 
 namespace {
@@ -31,7 +33,9 @@ torch::Tensor PixelDecoderImpl::forward(const std::vector<torch::Tensor> &levels
     x = F::interpolate(x, F::InterpolateFuncOptions()
                               .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
                               .mode(torch::kNearest));
-    x = conv_layers[i]->as<torch::nn::Conv2d>()->forward(x + skip);
+    // skip first: the sum takes its layout, the neck's channels-last, in which the
+    // convolutions below run faster than in the upsampled map's NCHW (the reference's order).
+    x = conv_layers[i]->as<torch::nn::Conv2d>()->forward(skip + x);
     x = torch::relu(norms[i]->as<torch::nn::GroupNorm>()->forward(x));
   }
   return x;
@@ -104,11 +108,11 @@ MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor &queries,
               "mask decoder: queries must be (B,Q,", config_.hidden_size, "), got ",
               queries.sizes());
   auto pixels = embed_pixels(fpn_levels, memory, prompt, prompt_mask);
-  auto instance = instance_projection(pixels);
+  auto instance = pointwise_conv(instance_projection, pixels);
   auto embeddings = mask_embedder(queries);
   MaskDecoderOutput out;
   out.pred_masks = torch::einsum("bqc,bchw->bqhw", {embeddings, instance});
-  out.semantic_seg = semantic_projection(pixels);
+  out.semantic_seg = pointwise_conv(semantic_projection, pixels);
   return out;
 }
 

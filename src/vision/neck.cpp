@@ -1,5 +1,7 @@
 #include "vision/neck.h"
 
+#include "common/pointwise_conv.h"
+
 namespace sam3 {
 
 namespace {
@@ -48,7 +50,7 @@ torch::Tensor FpnLayerImpl::forward(const torch::Tensor &x) {
   auto hidden = x.to(proj1->weight.scalar_type());
   if (!scale_layers->is_empty())
     hidden = scale_layers->forward(hidden);
-  return proj2(proj1(hidden));
+  return proj2(pointwise_conv(proj1, hidden));
 }
 
 VisionNeckImpl::VisionNeckImpl(const VisionConfig &config)

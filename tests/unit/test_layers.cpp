@@ -1,4 +1,5 @@
 #include "common/layers.h"
+#include "common/pointwise_conv.h"
 
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
@@ -153,3 +154,42 @@ TEST_F(PackedLinear, PacksOnlyWhatTheComputeDtypeSpeedsUp) {
 }
 
 } // namespace
+
+namespace sam3 {
+namespace {
+
+// A 1x1 convolution on channels-last input runs as a GEMM: the same values as the
+// convolution, and a channels-last output; every other case is the convolution itself.
+TEST(PointwiseConv, IsTheConvolutionAsAMatrixProduct) {
+  torch::manual_seed(5);
+  torch::NoGradGuard no_grad;
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(24, 16, 1));
+  const auto x = torch::randn({2, 24, 9, 7});
+  const auto cl = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const auto expected = conv->forward(x);
+  const auto out = pointwise_conv(conv, cl);
+  EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_FALSE(out.is_contiguous()) << "the product's layout, not the convolution's";
+  EXPECT_TRUE(torch::allclose(out, expected, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::equal(pointwise_conv(conv, x), expected)) << "NCHW input: the convolution";
+
+  torch::nn::Conv2d no_bias(torch::nn::Conv2dOptions(24, 1, 1).bias(false));
+  EXPECT_TRUE(torch::allclose(pointwise_conv(no_bias, cl), no_bias->forward(x), 1e-5, 1e-5));
+
+  torch::nn::Conv2d bf16(torch::nn::Conv2dOptions(24, 16, 1));
+  bf16->to(torch::kBFloat16);
+  EXPECT_TRUE(torch::allclose(pointwise_conv(bf16, cl.to(torch::kBFloat16)).to(torch::kFloat32),
+                              bf16->forward(x.to(torch::kBFloat16)).to(torch::kFloat32), 2e-2,
+                              2e-2));
+
+  for (auto options : {torch::nn::Conv2dOptions(24, 16, 3).padding(1),
+                       torch::nn::Conv2dOptions(24, 16, 1).stride(2),
+                       torch::nn::Conv2dOptions(24, 16, 1).padding(1),
+                       torch::nn::Conv2dOptions(24, 16, 1).groups(2)}) {
+    torch::nn::Conv2d other(options);
+    EXPECT_TRUE(torch::equal(pointwise_conv(other, cl), other->forward(cl)));
+  }
+}
+
+} // namespace
+} // namespace sam3
