@@ -1,5 +1,7 @@
 #include "tracker/memory_encoder.h"
 
+#include "common/pointwise_conv.h"
+
 #include <string>
 
 namespace sam3 {
@@ -168,8 +170,8 @@ TrackerMemoryEncoderImpl::forward(const torch::Tensor &vision_features,
               "memory encoder: masks must be floating point (mapped mask values), got ",
               masks.scalar_type());
 
-  auto fused = feature_projection(vision_features) + mask_downsampler(masks);
-  auto features = projection(memory_fuser(fused));
+  auto fused = pointwise_conv(feature_projection, vision_features) + mask_downsampler(masks);
+  auto features = pointwise_conv(projection, memory_fuser(fused));
   auto position =
       position_encoding_(features.size(0), features.size(2), features.size(3), features.options());
   return {features, position};

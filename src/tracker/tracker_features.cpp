@@ -1,5 +1,7 @@
 #include "tracker/tracker_features.h"
 
+#include "common/pointwise_conv.h"
+
 #include <stdexcept>
 #include <string>
 
@@ -27,8 +29,8 @@ TrackerFrame make_tracker_frame(int64_t index, const torch::Tensor &vit_output,
                                   std::to_string(g) + " needs " + std::to_string(sides[i]));
   TrackerFrame frame;
   frame.index = index;
-  frame.features = {tracker->mask_decoder->conv_s0(neck.fpn[0]),
-                    tracker->mask_decoder->conv_s1(neck.fpn[1]), neck.fpn[2]};
+  frame.features = {pointwise_conv(tracker->mask_decoder->conv_s0, neck.fpn[0]),
+                    pointwise_conv(tracker->mask_decoder->conv_s1, neck.fpn[1]), neck.fpn[2]};
   frame.position = neck.pos[2];
   return frame;
 }
