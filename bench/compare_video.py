@@ -2,7 +2,8 @@
 """The video loop's and the tracker's speed, ours against transformers, in one run.
 
     .venv/bin/python bench/compare_video.py [--preset tiny|full] [--model DIR] [--threads N]
-        [--frames N] [--objects 1,2,4] [--loop-threshold T] [--build DIR]
+        [--frames N] [--objects 1,2,4] [--loop-threshold T | --loop-objects K]
+        [--precision fp32|bf16] [--tables abc] [--build DIR]
 
 Both sides get the same seeded weights (a sam3_video folder from sam3-make-test-model: preset
 tiny is its reference-video, the smallest one transformers loads; or --model), the same thread
@@ -22,7 +23,14 @@ count and, for the loop, the same clip, prompt and loop settings.
                     post-processing (masks to 1280x720) of each frame.
     Random weights score everything about 0.1, so --loop-threshold sets the loop's detection and
     new-object thresholds (score_threshold_detection, new_det_thresh) in a copy of the folder's
-    config.json that both sides read; the tables say how many objects each side showed.
+    config.json that both sides read; the tables say how many objects each side showed. At full
+    size the 200 queries of generated weights score within a hair of each other, so any fixed
+    threshold passes none or nearly all (and transformers' mask NMS over 200 masks of 288x288
+    asks for 26 GB): --loop-objects K takes the threshold halfway between the K-th and the next
+    score of frame 0 (transformers' detector, the official prompt composition) and makes the
+    clip still (frame 0 repeated), since the scores of generated weights drift from frame to
+    frame by more than they spread within one. --precision bf16
+    runs both sides' weights and activations in bfloat16 (sam3detect precision=bf16).
 (b) Tracker, per object: ours is build/bench/bench_tracker --model DIR --csv (propagate, then
     encode the memories of N objects, features from random ViT outputs); transformers' is the
     folder's Sam3TrackerVideoModel (Sam3VideoModel.tracker_model) on the same kind of features,
@@ -78,22 +86,59 @@ def parse_args():
     p.add_argument("--loop-threshold", type=float,
                    help="detection and new-object threshold of the loop (default: 0.11 for "
                         "generated weights, the folder's own for --model)")
+    p.add_argument("--loop-objects", type=int,
+                   help="instead of --loop-threshold: the threshold that lets this many of frame "
+                        "0's queries through, on a still clip (frame 0 repeated) so that it holds "
+                        "on every frame")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="both sides' weights and activations (the loop, table a)")
+    p.add_argument("--tables", default="abc", help="which tables to run: any of a, b, c")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     return p.parse_args()
 
 
-def model_folder(args, tmp):
-    """The folder both sides load: generated or --model, with the loop thresholds set."""
-    source = args.model
-    if not source:
-        source = os.path.join(tmp, "generated")
-        subprocess.run([os.path.join(args.build, "tools", "sam3-make-test-model"), "--preset",
-                        PRESETS[args.preset], "--seed", "0", source], check=True,
-                       stdout=subprocess.DEVNULL)
-    threshold = args.loop_threshold if args.loop_threshold is not None else (
-        None if args.model else 0.11)
+def source_folder(args, tmp):
+    """--model, or a folder generated for --preset."""
+    if args.model:
+        return os.path.abspath(args.model)
+    source = os.path.join(tmp, "generated")
+    subprocess.run([os.path.join(args.build, "tools", "sam3-make-test-model"), "--preset",
+                    PRESETS[args.preset], "--seed", "0", source], check=True,
+                   stdout=subprocess.DEVNULL)
+    return source
+
+
+@torch.no_grad()
+def threshold_for(source, dtype, frame, prompt, objects):
+    """The highest threshold that lets at least `objects` of frame 0's queries through on both
+    sides (the loop's score, query x presence, official prompt composition; halfway between two
+    scores). In bf16 the sides differ: transformers multiplies the two sigmoids in bf16 (scores a
+    step of 0.002 apart at 0.3), ours in fp32 from the bf16 logits."""
+    from transformers import CLIPTokenizer
+    model = load_transformers(source, dtype)
+    det = model.detector_model
+    tokens = CLIPTokenizer.from_pretrained(source)([prompt], padding="max_length",
+                                                   max_length=sm.CONTEXT_LENGTH, truncation=True,
+                                                   return_tensors="pt")
+    _, fpn, pos = sm.vision_features(model, sm.preprocess(frame, model.tracker_model.image_size)
+                                     .to(dtype))
+    text, mask = sm.encode_text(det, tokens["input_ids"], tokens["attention_mask"])
+    out = sm.detect(det, fpn, pos, text, mask)
+    logits, presence = out["logits"][-1].flatten(), out["presence"][-1].flatten()
+    theirs = (logits.sigmoid() * presence.sigmoid()).float()
+    ours = logits.float().sigmoid() * presence.float().sigmoid()
+    ranked = torch.cat([theirs, ours]).unique().sort(descending=True).values
+    for high, low in zip(ranked[:-1].tolist(), ranked[1:].tolist()):
+        t = (high + low) / 2
+        if min(int((theirs > t).sum()), int((ours > t).sum())) >= objects:
+            return t
+    raise SystemExit("frame 0 has fewer than %d queries" % objects)
+
+
+def model_folder(source, tmp, threshold):
+    """The folder both sides load: `source` with the loop thresholds set (none: as it is)."""
     if threshold is None:
-        return os.path.abspath(source)
+        return source
     folder = os.path.join(tmp, "model")
     os.makedirs(folder)
     for name in os.listdir(source):
@@ -115,8 +160,8 @@ def make_clip(frames):
     return {"frames": big}, scenes.category(clip["tracks"][0])
 
 
-def load_transformers(model_dir):
-    model, _ = sm.load_release(model_dir)
+def load_transformers(model_dir, dtype=torch.float32):
+    model, _ = sm.load_release(model_dir, dtype)
     # The low-resolution masks are the tracker's 4 x grid, as ours are (the config field is the
     # release's 288 whatever the model's size).
     model.low_res_mask_size = model.tracker_model.prompt_encoder.mask_input_size[0]
@@ -145,17 +190,20 @@ class Stopwatch:
         return sum(self.ms.get(label, []))
 
 
-def transformers_video(model, model_dir, clip, prompt):
+def transformers_video(model, model_dir, clip, prompt, dtype):
     from transformers import CLIPTokenizer
     import transformers.models.sam3_video.modeling_sam3_video as mv
     video = shapes_eval.TransformersVideo(model, CLIPTokenizer.from_pretrained(model_dir),
-                                          use_cls=True)
+                                          use_cls=True, dtype=dtype)
     watch = Stopwatch()
     watch.wrap(sm, "preprocess", "preprocess")
     watch.wrap(model, "forward", "frame")
     watch.wrap(video.processor, "postprocess_outputs", "postprocess")
     watch.wrap(mv.cv_utils_kernel, "generic_nms", "stand-ins")
     watch.wrap(mv.cv_utils_kernel, "cc_2d", "stand-ins")
+    # The detector's share of the loop, to set beside sam3detect's (the rest is the tracker's).
+    watch.wrap(model.detector_model.vision_encoder, "forward", "vision")
+    watch.wrap(model.detector_model, "forward", "heads")
     frames = video(clip, [prompt])
     n = len(clip["frames"])
     post = statistics.median(watch.ms["postprocess"])
@@ -166,6 +214,7 @@ def transformers_video(model, model_dir, clip, prompt):
         "loop": statistics.median(watch.ms["frame"]),
         "postprocess": post,
         "stand-ins": watch.total("stand-ins") / n,
+        "detector": (watch.total("vision") + watch.total("heads")) / n,
         "objects": sum(1 for f in frames for _, m in f if m.any()) / n,
     }
 
@@ -194,13 +243,13 @@ def element_times(log):
     return times, starts
 
 
-def ours_video(model_dir, build, threads, frames, prompt, tmp, tag):
+def ours_video(model_dir, build, threads, frames, prompt, tmp, tag, precision):
     """Our pipeline over `frames` (T, h, w, 3) uint8 from raw RGB: per-frame and per-element
     medians (ms) from GStreamer's debug log, and the objects sam3export wrote per frame."""
     t, h, w, _ = frames.shape
     raw, out = os.path.join(tmp, tag + ".rgb"), os.path.join(tmp, tag + ".jsonl")
     frames.tofile(raw)
-    gst = shapes_eval.GstVideo(model_dir, build, threads, tmp)
+    gst = shapes_eval.GstVideo(model_dir, build, threads, tmp, precision)
     cmd = gst.command(["filesrc", "location=" + raw, "!", "rawvideoparse", "format=rgb",
                        "width=%d" % w, "height=%d" % h, "framerate=10/1"], [prompt], out)
     # The pads' chain calls carry timestamps, which time each element without instrumenting it.
@@ -290,74 +339,98 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     counts = [int(n) for n in args.objects.split(",")]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]
+    if "b" in args.tables and args.precision != "fp32":
+        raise SystemExit("table (b) runs in fp32 only: --tables ac with --precision bf16")
     with tempfile.TemporaryDirectory(prefix="sam3-compare-video-") as tmp:
-        model_dir = model_folder(args, tmp)
-        model = load_transformers(model_dir)
-        size = model.tracker_model.image_size
+        source = source_folder(args, tmp)
         clip, prompt = make_clip(args.frames)
+        threshold = args.loop_threshold
+        if args.loop_objects:
+            clip["frames"] = [clip["frames"][0]] * args.frames
+            threshold = threshold_for(source, dtype, clip["frames"][0], prompt, args.loop_objects)
+        elif threshold is None and not args.model:
+            threshold = 0.11
         frames = np.stack(clip["frames"])
+        model_dir = model_folder(source, tmp, threshold)
+        model = load_transformers(model_dir, dtype)
+        size = model.tracker_model.image_size
 
-        theirs_video = transformers_video(model, model_dir, clip, prompt)
-        ours_full = ours_video(model_dir, args.build, args.threads, frames, prompt, tmp, "full")
-        ours_small = ours_video(model_dir, args.build, args.threads,
-                                network_size_clip(frames, size), prompt, tmp, "small")
-        # A fresh model for the tracker: the loop above wrapped the video model's methods.
-        model = load_transformers(model_dir)
-        # As the loop has it: models whose memory is as wide as the tracker need it.
-        shapes_eval.flat_pointers(model.tracker_model)
-        theirs_tracker = {n: transformers_tracker(model, n, args.tracker_warmup,
-                                                  args.tracker_frames) for n in counts}
-        ours_trk = ours_tracker(args.build, model_dir, args.threads, counts,
-                                args.tracker_warmup, args.tracker_frames)
+        if "a" in args.tables or "c" in args.tables:
+            theirs_video = transformers_video(model, model_dir, clip, prompt, dtype)
+            ours_full = ours_video(model_dir, args.build, args.threads, frames, prompt, tmp, "full",
+                                   args.precision)
+        if "c" in args.tables:
+            ours_small = ours_video(model_dir, args.build, args.threads,
+                                    network_size_clip(frames, size), prompt, tmp, "small",
+                                    args.precision)
+        if "b" in args.tables:
+            # A fresh model for the tracker: the loop above wrapped the video model's methods.
+            model = load_transformers(model_dir)
+            # As the loop has it: models whose memory is as wide as the tracker need it.
+            shapes_eval.flat_pointers(model.tracker_model)
+            theirs_tracker = {n: transformers_tracker(model, n, args.tracker_warmup,
+                                                      args.tracker_frames) for n in counts}
+            ours_trk = ours_tracker(args.build, model_dir, args.threads, counts,
+                                    args.tracker_warmup, args.tracker_frames)
 
     import transformers
     name = args.model or "preset " + args.preset
-    print(f"SAM 3 video, {name} (network input {size}x{size}), cpu fp32, {args.threads} threads; "
-          f"torch {torch.__version__}, transformers {transformers.__version__}")
-    print()
-    print(f"(a) Video loop, {args.frames} frames of {W}x{H}, prompt \"{prompt}\", ms per frame "
-          f"(median; mean: first to last frame)")
-    print()
-    print("| per frame | ours ms | transformers ms | transformers / ours |")
-    print("|---|---|---|---|")
-    for label, key in (("median", "median"), ("mean", "mean")):
-        mine, ref = ours_full[key], theirs_video[key]
-        print(f"| {label} | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x |")
-    print(f"| frames per second (median) | {1000 / ours_full['median']:.1f} | "
-          f"{1000 / theirs_video['median']:.1f} | |")
-    print(f"| objects shown per frame | {ours_full['objects']:.2f} | "
-          f"{theirs_video['objects']:.2f} | |")
-    print()
-    print(f"transformers' frame: pre-processing {theirs_video['preprocess']:.2f} ms (the clip as "
-          f"one batch, per frame) + the loop {theirs_video['loop']:.2f} ms (of which eval.py's "
-          f"stand-ins for `kernels` {theirs_video['stand-ins']:.2f} ms, mean) + post-processing "
-          f"to {W}x{H} {theirs_video['postprocess']:.2f} ms")
-    print()
-    print(f"(b) Tracker, ms per frame (propagate + memory encoding, median of "
-          f"{args.tracker_frames} frames after {args.tracker_warmup})")
-    print()
-    print("| objects | ours ms | transformers ms | transformers / ours |")
-    print("|---|---|---|---|")
-    for n in counts:
-        print(f"| {n} | {ours_trk[n]:.2f} | {theirs_tracker[n]:.2f} | "
-              f"{theirs_tracker[n] / ours_trk[n]:.2f}x |")
-    mine = slope(counts, [ours_trk[n] for n in counts])
-    ref = slope(counts, [theirs_tracker[n] for n in counts])
-    print(f"| per object (slope) | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x |")
-    print()
-    print(f"(c) Our pipeline by element, ms per frame (median), the clip at {W}x{H} and at the "
-          f"network's {size}x{size}")
-    print()
-    print(f"| element | {W}x{H} ms | {size}x{size} ms | cost of the {W}x{H} frame ms |")
-    print("|---|---|---|---|")
-    for element in ("sam3detect", "sam3track", "sam3export"):
-        big, small = ours_full["elements"][element], ours_small["elements"][element]
-        print(f"| {element} | {big:.2f} | {small:.2f} | {big - small:.2f} |")
-    big, small = ours_full["median"], ours_small["median"]
-    print(f"| frame | {big:.2f} | {small:.2f} | "
-          f"{big - small:.2f} ({100 * (big - small) / big:.0f}%) |")
-    print(f"| objects shown per frame | {ours_full['objects']:.2f} | {ours_small['objects']:.2f} "
-          f"| |")
+    print(f"SAM 3 video, {name} (network input {size}x{size}), cpu {args.precision}, "
+          f"{args.threads} threads; torch {torch.__version__}, transformers "
+          f"{transformers.__version__}" + (f"; loop threshold {threshold:.6g}" if threshold else ""))
+    if "a" in args.tables:
+        print()
+        print(f"(a) Video loop, {args.frames} frames of {W}x{H}"
+              + (" (still: frame 0 repeated)" if args.loop_objects else "")
+              + f", prompt \"{prompt}\", ms per frame (median; mean: first to last frame)")
+        print()
+        print("| per frame | ours ms | transformers ms | transformers / ours |")
+        print("|---|---|---|---|")
+        for label, key in (("median", "median"), ("mean", "mean")):
+            mine, ref = ours_full[key], theirs_video[key]
+            print(f"| {label} | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x |")
+        print(f"| frames per second (median) | {1000 / ours_full['median']:.3g} | "
+              f"{1000 / theirs_video['median']:.3g} | |")
+        print(f"| objects shown per frame | {ours_full['objects']:.2f} | "
+              f"{theirs_video['objects']:.2f} | |")
+        print()
+        print(f"transformers' frame: pre-processing {theirs_video['preprocess']:.2f} ms (the clip "
+              f"as one batch, per frame) + the loop {theirs_video['loop']:.2f} ms (of which "
+              f"eval.py's stand-ins for `kernels` {theirs_video['stand-ins']:.2f} ms, mean) + "
+              f"post-processing to {W}x{H} {theirs_video['postprocess']:.2f} ms; of the loop, the "
+              f"detector (vision encoder and heads) {theirs_video['detector']:.2f} ms (mean)")
+        elements = ours_full["elements"]
+        print(f"ours' frame (medians): sam3detect {elements['sam3detect']:.2f} ms, sam3track "
+              f"{elements['sam3track']:.2f} ms, sam3export {elements['sam3export']:.2f} ms")
+    if "b" in args.tables:
+        print()
+        print(f"(b) Tracker, ms per frame (propagate + memory encoding, median of "
+              f"{args.tracker_frames} frames after {args.tracker_warmup})")
+        print()
+        print("| objects | ours ms | transformers ms | transformers / ours |")
+        print("|---|---|---|---|")
+        for n in counts:
+            print(f"| {n} | {ours_trk[n]:.2f} | {theirs_tracker[n]:.2f} | "
+                  f"{theirs_tracker[n] / ours_trk[n]:.2f}x |")
+        mine = slope(counts, [ours_trk[n] for n in counts])
+        ref = slope(counts, [theirs_tracker[n] for n in counts])
+        print(f"| per object (slope) | {mine:.2f} | {ref:.2f} | {ref / mine:.2f}x |")
+    if "c" in args.tables:
+        print()
+        print(f"(c) Our pipeline by element, ms per frame (median), the clip at {W}x{H} and at "
+              f"the network's {size}x{size}")
+        print()
+        print(f"| element | {W}x{H} ms | {size}x{size} ms | cost of the {W}x{H} frame ms |")
+        print("|---|---|---|---|")
+        for element in ("sam3detect", "sam3track", "sam3export"):
+            big, small = ours_full["elements"][element], ours_small["elements"][element]
+            print(f"| {element} | {big:.2f} | {small:.2f} | {big - small:.2f} |")
+        big, small = ours_full["median"], ours_small["median"]
+        print(f"| frame | {big:.2f} | {small:.2f} | "
+              f"{big - small:.2f} ({100 * (big - small) / big:.0f}%) |")
+        print(f"| objects shown per frame | {ours_full['objects']:.2f} | "
+              f"{ours_small['objects']:.2f} | |")
 
 
 if __name__ == "__main__":

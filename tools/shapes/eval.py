@@ -477,10 +477,11 @@ class TransformersVideo:
     """Sam3VideoModel's text-prompted loop with the folder's config (tools/make_video_reference.py
     drives it the same way), frames out as Sam3VideoProcessor.postprocess_outputs gives them."""
 
-    def __init__(self, model, tokenizer, use_cls):
+    def __init__(self, model, tokenizer, use_cls, dtype=torch.float32):
         from transformers.models.sam3_video.processing_sam3_video import Sam3VideoProcessor
         self.model = model
         self.tok = tokenizer
+        self.dtype = dtype
         if use_cls:
             with_geometry_cls(model.detector_model)
         flat_pointers(model.tracker_model)
@@ -496,7 +497,7 @@ class TransformersVideo:
         # (bench/compare_video.py runs generated ones).
         size = self.model.tracker_model.image_size
         session = Sam3VideoInferenceSession(video=sm.preprocess(np.stack(clip["frames"]), size), video_height=h,
-                                            video_width=w, dtype=torch.float32)
+                                            video_width=w, dtype=self.dtype)
         for p in prompts:
             pid = session.add_prompt(p)
             b = self.tok([p], padding="max_length", max_length=sm.CONTEXT_LENGTH, truncation=True, return_tensors="pt")
@@ -528,7 +529,7 @@ TRACK_PROPERTIES = {
 class GstVideo:
     """The product path: PNG frames -> sam3detect ! sam3track ! sam3export (JSON Lines, masks)."""
 
-    def __init__(self, model_dir, build, threads, workdir):
+    def __init__(self, model_dir, build, threads, workdir, precision="fp32"):
         plugin = os.path.join(build, "gst", "libgstsam3.so")
         if not os.path.exists(plugin):
             raise SystemExit("%s: not built (ninja -C %s gst/libgstsam3.so)" % (plugin, build))
@@ -540,6 +541,7 @@ class GstVideo:
         self.track = ["%s=%s" % (prop, cfg[key]) for key, prop in TRACK_PROPERTIES.items() if key in cfg]
         # sam3detect hands sam3track what scores above its threshold: no lower than the loop's.
         self.detect_threshold = cfg.get("score_threshold_detection", 0.5)
+        self.precision = precision
 
     def command(self, source, prompts, out_path):
         """gst-launch-1.0's arguments: the `source` elements (up to raw video), then the loop with
@@ -547,7 +549,7 @@ class GstVideo:
         times the same pipeline)."""
         return ["gst-launch-1.0", "-q", *source, "!",
                 "sam3detect", "model=" + self.model_dir, "prompt=" + ";".join(prompts),
-                "threshold=%r" % self.detect_threshold, "!",
+                "threshold=%r" % self.detect_threshold, "precision=" + self.precision, "!",
                 "sam3track", *self.track, "!",
                 "sam3export", "location=" + out_path, "masks=true", "!", "fakesink"]
 
