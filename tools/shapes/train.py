@@ -799,6 +799,8 @@ def metrics_text(folder):
                      lambda r: "%.2f" % r["video"]["id_switches_per_100_object_frames"]))
     lines.append(row("clips: ids kept through a full occlusion", lambda r: r["video"]["kept_id_through_hidden"]))
     lines.append(row("clips: false instances per frame", lambda r: "%.3f" % r["video"]["false_instances_per_frame"]))
+    if len(names) > 1:
+        lines += ["", VIDEO_COLUMNS_NOTE]
     t = runs.get("transformers", {}).get("tracker")
     if isinstance(t, dict):
         lines += ["", "Tracker alone (transformers; %d clips of %d frames, objects given by their true masks on "
@@ -807,6 +809,16 @@ def metrics_text(folder):
                       t["clips"], t["frames"], t["mean_iou_visible"], t["id_switches_per_100_object_frames"],
                       t["recovered_after_hidden"], 100 * t["ghost_rate_when_hidden"])]
     return "\n".join(lines)
+
+
+# Why the two video columns differ (the detector's agree): the loops differ there by design.
+VIDEO_COLUMNS_NOTE = (
+    "The detector columns agree. The video columns differ where the two loops do by design: each clip "
+    "prompts every concept visible on its first frame at once, and sam3track keeps the masks of different "
+    "prompts from overlapping (a contested pixel goes to the more probable track, a newborn counting with its "
+    "detection score, as the official loop does within its one prompt), where transformers separates masks "
+    "within a prompt only (gst-sam3's docs/fidelity.md, \"several prompts at once\"). A track that drifts onto "
+    "another prompt's object is a false instance in transformers and an emptied one in C++.")
 
 
 def write_model_card(args, config, tensors, step):
