@@ -817,8 +817,9 @@ VIDEO_COLUMNS_NOTE = (
     "prompts every concept visible on its first frame at once, and sam3track keeps the masks of different "
     "prompts from overlapping (a contested pixel goes to the more probable track, a newborn counting with its "
     "detection score, as the official loop does within its one prompt), where transformers separates masks "
-    "within a prompt only (gst-sam3's docs/fidelity.md, \"several prompts at once\"). A track that drifts onto "
-    "another prompt's object is a false instance in transformers and an emptied one in C++.")
+    "within a prompt only (gst-sam3's docs/fidelity.md, \"several prompts at once\"). So a track that drifts "
+    "onto another prompt's object is shown beside it in transformers (often a false instance) and, in C++, one "
+    "of the two loses the contested pixels (often all of them: an emptied instance, counted apart).")
 
 
 def write_model_card(args, config, tensors, step):
