@@ -393,10 +393,13 @@ def _stage(rng, w, h, T, kind, next_id):
     return objs
 
 
-def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None, one_look=False):
+def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None, one_look=False, pace=None):
     """A clip of T frames. `kinds`: staged events (default: a random mix). `one_look`: every
     object gets the first one's colour and shape, so that only where an object was tells it
-    from the others (what a tracker's memory is for)."""
+    from the others (what a tracker's memory is for). `pace`: the events are staged over that
+    many frames (> T) and the clip is a random window of T of them, so that a short clip moves
+    as fast as a `pace`-frame one (crossings and occlusions take a share of the clip's length:
+    an 8-frame clip alone moves them three times as fast as a 24-frame one)."""
     if kinds is None:
         pool = ["cross", "occlude", "enter_exit", "wander"]
         kinds = [pool[int(rng.integers(len(pool)))] for _ in range(int(rng.integers(1, 3)))]
@@ -404,9 +407,11 @@ def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None, one_look=False
         n_extra = int(rng.integers(0, 3))
     kinds = list(kinds) + ["wander"] * n_extra
     bg = sample_background(rng, w, h)
+    span = max(T, pace or T)
     objs = []
     for kind in kinds:
-        objs += _stage(rng, w, h, T, kind, len(objs) + 1)
+        objs += _stage(rng, w, h, span, kind, len(objs) + 1)
+    first = int(rng.integers(span - T + 1)) if span > T else 0
     if one_look:
         for o in objs[1:]:
             o["shape"], o["color"] = objs[0]["shape"], objs[0]["color"]
@@ -420,8 +425,8 @@ def sample_clip(rng, T=8, w=224, h=224, kinds=None, n_extra=None, one_look=False
     a0 = [o["angle"] for o in objs]
     for t in range(T):
         for k, o in enumerate(objs):
-            o["cx"], o["cy"] = o["path"][t]
-            o["angle"] = a0[k] + o["spin"] * t
+            o["cx"], o["cy"] = o["path"][first + t]
+            o["angle"] = a0[k] + o["spin"] * (first + t)
         img, ms, _ = render(bg, objs, rng, noise=sigma)
         frames.append(img)
         masks.append(ms)

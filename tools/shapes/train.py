@@ -79,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--clip-one-look", type=float, default=0.0,
                    help="share of tracker clips whose objects all look alike (only memory tells them apart)")
     p.add_argument("--clip-frames", type=int, default=8)
+    p.add_argument("--clip-pace", type=int, default=0,
+                   help="stage each clip's events over this many frames and train on a window of "
+                        "--clip-frames of them (0: over the clip itself)")
     p.add_argument("--clip-objects", type=int, default=3)
     p.add_argument("--iou-weight", type=float, default=1.0,
                    help="weight of the tracker's IoU-prediction loss: on tracked frames the mask with the "
@@ -509,7 +512,8 @@ def tracker_step(model, rng, args):
     trk = model.tracker_model
     T = args.clip_frames
     w, h = SIZES[int(rng.integers(len(SIZES)))]
-    clip = scenes.sample_clip(rng, T, w, h, one_look=args.clip_one_look > 0 and rng.random() < args.clip_one_look)
+    clip = scenes.sample_clip(rng, T, w, h, one_look=args.clip_one_look > 0 and rng.random() < args.clip_one_look,
+                              pace=args.clip_pace or None)
     first = np.flatnonzero(clip["visible"][0])
     if len(first) == 0:
         return None, {}
