@@ -149,10 +149,8 @@ std::string ids_text(const std::vector<Seen> &frame) {
 // a red and a purple one; "square": a yellow and an orange one). Each keeps one track id on the
 // frames it is found on, the two ids differ, and each is found on most frames it is visible.
 //
-// Disabled until a models/sam3-shapes passes it (issue 21): the current one's tracker loses objects
-// within a frame or two and the loop gives them new ids (4 ids for each circle, 29 of 64
-// object-frames found); with ground-truth masks on the first frame transformers' tracker loses them
-// the same way.
+// Disabled until a models/sam3-shapes passes it (issue 21): with the current one each circle keeps
+// one id, but the yellow square takes three, and 46 of the 64 object-frames are found (48 needed).
 TEST(Behaviour, DISABLED_IdsStayStableThroughACrossing) {
   REQUIRE_CASES();
   int found = 0, visible = 0;
@@ -289,10 +287,9 @@ TEST(Behaviour, TwoPromptsAtOnceKeepTheirLabels) {
 
 // The tracks, which keep the label of the concept that found them.
 //
-// Disabled until a models/sam3-shapes passes it (issue 21): the current one's tracker does not
-// follow moving objects (the red circle's track holds 12 of 16 frames and takes the square's place
-// at the crossing, the square's track is lost on its second frame and reborn late); transformers'
-// tracker with the same weights does no better (tools/shapes/eval.py: mean mask IoU 0.29).
+// Disabled until a models/sam3-shapes passes it (issue 21): the current one's tracks find the red
+// circle on 8 and the yellow square on 7 of their 16 frames (11 needed), and 6 instances carry the
+// other concept's label.
 TEST(Behaviour, DISABLED_TwoPromptsAtOnceKeepTheirLabelsThroughTheTracker) {
   REQUIRE_CASES();
   expect_two_prompts_keep_their_labels(pipeline("red circle;yellow square"));
