@@ -26,11 +26,11 @@ count and, for the loop, the same clip, prompt and loop settings.
     config.json that both sides read; the tables say how many objects each side showed. At full
     size the 200 queries of generated weights score within a hair of each other, so any fixed
     threshold passes none or nearly all (and transformers' mask NMS over 200 masks of 288x288
-    asks for 26 GB): --loop-objects K takes the threshold halfway between the K-th and the next
-    score of frame 0 (transformers' detector, the official prompt composition) and makes the
-    clip still (frame 0 repeated), since the scores of generated weights drift from frame to
-    frame by more than they spread within one. --precision bf16
-    runs both sides' weights and activations in bfloat16 (sam3detect precision=bf16).
+    asks for 26 GB): --loop-objects K takes the highest threshold that lets K of frame 0's
+    queries through on both sides (threshold_for) and makes the clip still (frame 0 repeated),
+    since the scores of generated weights drift from frame to frame by more than they spread
+    within one. --precision bf16 runs both sides' weights and activations in bfloat16
+    (sam3detect precision=bf16).
 (b) Tracker, per object: ours is build/bench/bench_tracker --model DIR --csv (propagate, then
     encode the memories of N objects, features from random ViT outputs); transformers' is the
     folder's Sam3TrackerVideoModel (Sam3VideoModel.tracker_model) on the same kind of features,
