@@ -113,7 +113,8 @@ def threshold_for(source, dtype, frame, prompt, objects):
     """The highest threshold that lets at least `objects` of frame 0's queries through on both
     sides (the loop's score, query x presence, official prompt composition; halfway between two
     scores). In bf16 the sides differ: transformers multiplies the two sigmoids in bf16 (scores a
-    step of 0.002 apart at 0.3), ours in fp32 from the bf16 logits."""
+    step of 0.002 apart at 0.3), ours in fp32 from the bf16 logits; and transformers compares its
+    bf16 scores with the threshold rounded to bf16, which can round it up to the score itself."""
     from transformers import CLIPTokenizer
     model = load_transformers(source, dtype)
     det = model.detector_model
@@ -130,7 +131,8 @@ def threshold_for(source, dtype, frame, prompt, objects):
     ranked = torch.cat([theirs, ours]).unique().sort(descending=True).values
     for high, low in zip(ranked[:-1].tolist(), ranked[1:].tolist()):
         t = (high + low) / 2
-        if min(int((theirs > t).sum()), int((ours > t).sum())) >= objects:
+        as_theirs = float(torch.tensor(t, dtype=dtype))
+        if min(int((theirs > as_theirs).sum()), int((ours > t).sum())) >= objects:
             return t
     raise SystemExit("frame 0 has fewer than %d queries" % objects)
 
