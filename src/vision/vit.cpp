@@ -101,6 +101,15 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor &x, const RopeTables
   };
   auto [q, k] = apply_rope(heads(q_proj(x)), heads(k_proj(x)), rope);
   auto v = heads(v_proj(x));
+  if (x.is_cpu() && q.scalar_type() == torch::kFloat) {
+    // LibTorch's fp32 flash attention on the CPU is faster on contiguous (B, heads, L, D)
+    // operands than on the projections' (B, L, heads, D) layout: a full-size window attention,
+    // 9 x 16 x 576 x 64, takes 78 ms against 101 ms (global: 561 against 604 ms), where the three
+    // copies take 5 ms. bf16 gains nothing from it.
+    q = q.contiguous();
+    k = k.contiguous();
+    v = v.contiguous();
+  }
   auto out = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false,
                                               1.0 / std::sqrt(static_cast<double>(head_dim_)));
   return o_proj(out.transpose(1, 2).reshape({B, h, w, num_heads_ * head_dim_}));
