@@ -86,6 +86,10 @@ def parse_args(argv=None):
     p.add_argument("--iou-weight", type=float, default=1.0,
                    help="weight of the tracker's IoU-prediction loss: on tracked frames the mask with the "
                         "highest predicted IoU is the one kept, so a poor IoU head picks the wrong one")
+    p.add_argument("--memory-attention-layers", type=int, default=0,
+                   help="on --resume, grow the tracker's memory attention to this many layers: the "
+                        "new ones are appended as identities (zero output projections) and train "
+                        "from there, with a fresh optimiser")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--resume-warmup", type=int, default=100,
@@ -740,6 +744,10 @@ def load_checkpoint(args):
     with open(os.path.join(args.ckpt_dir, "checkpoint.json")) as f:
         meta = json.load(f)
     config = meta["config"]
+    grow = args.memory_attention_layers - config["tracker_config"]["memory_attention_num_layers"]
+    if grow > 0:
+        config["tracker_config"]["memory_attention_num_layers"] = args.memory_attention_layers
+        meta["grown"] = True
     model = new_model(config, meta["seed"])
     t = load_file(os.path.join(args.ckpt_dir, "weights.safetensors"))
     rows, values = t.pop("token_embedding_rows"), t.pop("token_embedding_values")
@@ -748,6 +756,15 @@ def load_checkpoint(args):
     emb[rows] = values.float()
     t[TOKEN_EMB] = emb
     t = {k: v.float() if v.is_floating_point() else v for k, v in t.items()}
+    if grow > 0:
+        new = [k for k in state if k not in t]
+        assert all(".memory_attention.layers." in k for k in new), new
+        for k in new:
+            # Pre-norm residual blocks: with their output projections at zero they pass the
+            # queries through, so the grown tracker starts as the trained one.
+            zero = any(o in k for o in ("self_attn.o_proj.", "cross_attn_image.o_proj.", "linear2."))
+            t[k] = torch.zeros_like(state[k]) if zero else state[k]
+        print("grew the memory attention by %d layers (%d new tensors)" % (grow, len(new)), flush=True)
     model.load_state_dict(t, strict=True)
     return model, meta
 
@@ -914,7 +931,7 @@ def main(argv=None):
         args.seed = meta["seed"]
         optimizer = make_optimizer(model, args)
         exact = False
-        if args.full_state and os.path.exists(args.full_state):
+        if args.full_state and os.path.exists(args.full_state) and not meta.get("grown"):
             full = torch.load(args.full_state, map_location="cpu")
             if full["step"] == start:
                 model.load_state_dict(full["model"], strict=True)
