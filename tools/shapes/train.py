@@ -747,7 +747,6 @@ def load_checkpoint(args):
     grow = args.memory_attention_layers - config["tracker_config"]["memory_attention_num_layers"]
     if grow > 0:
         config["tracker_config"]["memory_attention_num_layers"] = args.memory_attention_layers
-        meta["grown"] = True
     model = new_model(config, meta["seed"])
     t = load_file(os.path.join(args.ckpt_dir, "weights.safetensors"))
     rows, values = t.pop("token_embedding_rows"), t.pop("token_embedding_values")
@@ -931,9 +930,10 @@ def main(argv=None):
         args.seed = meta["seed"]
         optimizer = make_optimizer(model, args)
         exact = False
-        if args.full_state and os.path.exists(args.full_state) and not meta.get("grown"):
+        if args.full_state and os.path.exists(args.full_state):
             full = torch.load(args.full_state, map_location="cpu")
-            if full["step"] == start:
+            # A grown model (--memory-attention-layers) has tensors the saved state lacks.
+            if full["step"] == start and full["model"].keys() == model.state_dict().keys():
                 model.load_state_dict(full["model"], strict=True)
                 optimizer.load_state_dict(full["optimizer"])
                 exact = True
