@@ -76,6 +76,9 @@ def parse_args(argv=None):
                    help="weight of a training-only loss classifying each ViT patch by the shape that "
                    "covers it (a linear head, not exported): the trunk otherwise learns colour and "
                    "never shape (tools/shapes/probe.py)")
+    p.add_argument("--shape-only", action="store_true",
+                   help="train only the ViT, on the --aux-shape-weight loss alone: a trunk phase "
+                   "before a joint run, since from colour-only features the joint run starts shape slowly")
     p.add_argument("--clip-one-look", type=float, default=0.0,
                    help="share of tracker clips whose objects all look alike (only memory tells them apart)")
     p.add_argument("--clip-frames", type=int, default=8)
@@ -492,17 +495,35 @@ def detector_step(model, tokenizer, rng, args, step=10 ** 9, aux_head=None):
     out["mask_rows"] = mask_rows
     loss, terms = detector_loss(out, rows, args.absent_cls_weight, args.focal_alpha)
     if aux_head is not None:
-        # Only the patches an object covers: telling objects from background is colour, which
-        # the trunk already has; the loss would be spent there.
-        target = torch.stack(shape_maps).flatten()
-        on = target > 0
-        if bool(on.any()):
-            logits = aux_head(vit.last_hidden_state).flatten(0, 1)[on]  # row-major patches
-            aux = F.cross_entropy(logits, target[on] - 1)
-            terms["auxshape"] = aux.item()
-            terms["auxacc"] = float((logits.argmax(-1) == target[on] - 1).float().mean())
+        aux = shape_loss(aux_head, vit.last_hidden_state, shape_maps, terms)
+        if aux is not None:
             loss = loss + args.aux_shape_weight * aux
     return loss, terms
+
+
+def shape_loss(aux_head, patches, shape_maps, terms):
+    """Cross-entropy of each ViT patch an object covers against that object's shape (None when
+    no patch is covered). Background patches are left out: telling objects from background is
+    colour, which the trunk already has; the loss would be spent there."""
+    target = torch.stack(shape_maps).flatten()
+    on = target > 0
+    if not bool(on.any()):
+        return None
+    logits = aux_head(patches).flatten(0, 1)[on]  # row-major patches
+    aux = F.cross_entropy(logits, target[on] - 1)
+    terms["auxshape"] = aux.item()
+    terms["auxacc"] = float((logits.argmax(-1) == target[on] - 1).float().mean())
+    return aux
+
+
+def shape_step(model, rng, args, aux_head):
+    """--shape-only: the ViT alone on the patch shape loss, for a trunk that has not started to
+    represent shape (colour answers every other loss, so the joint run starts it slowly)."""
+    shape_maps = []
+    images, _ = detector_batch(rng, args.images, 0, 8, args.scene_one_colour, shape_maps)
+    patches = model.detector_model.vision_encoder.backbone(images).last_hidden_state
+    terms = {}
+    return shape_loss(aux_head, patches, shape_maps, terms), terms
 
 
 # ---------------------------------------------------------------------------------------
@@ -903,6 +924,8 @@ def export(model, config, args, step):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.shape_only and (args.tracker_only or args.aux_shape_weight <= 0):
+        sys.exit("--shape-only needs --aux-shape-weight and excludes --tracker-only")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     if args.export_only:
@@ -972,8 +995,9 @@ def main(argv=None):
         optimizer.zero_grad(set_to_none=True)
         if aux_optimizer is not None:
             aux_optimizer.zero_grad(set_to_none=True)
-        if args.tracker_only:
-            loss, terms = tracker_step(model, rng, args)
+        if args.tracker_only or args.shape_only:
+            loss, terms = (shape_step(model, rng, args, aux_head) if args.shape_only
+                           else tracker_step(model, rng, args))
             if loss is None:
                 step += 1
                 continue
