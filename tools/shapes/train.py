@@ -995,12 +995,10 @@ def main(argv=None):
         optimizer.zero_grad(set_to_none=True)
         if aux_optimizer is not None:
             aux_optimizer.zero_grad(set_to_none=True)
-        if args.tracker_only or args.shape_only:
-            loss, terms = (shape_step(model, rng, args, aux_head) if args.shape_only
-                           else tracker_step(model, rng, args))
-            if loss is None:
-                step += 1
-                continue
+        if args.shape_only:
+            loss, terms = shape_step(model, rng, args, aux_head)
+        elif args.tracker_only:
+            loss, terms = tracker_step(model, rng, args)
         else:
             loss, terms = detector_step(model, tokenizer, rng, args, step, aux_head)
             if args.clip_every and step % args.clip_every == 0:
@@ -1008,6 +1006,9 @@ def main(argv=None):
                 if tl is not None:
                     loss = loss + tl
                     terms.update(tterms)
+        if loss is None:  # a clip or a batch of scenes with nothing to supervise
+            step += 1
+            continue
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
